@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mflow flow core: two endpoints, two directions, the shutdown and close
+ * state machine, and the data path between them.
+ */
+
+/**
+ * DOC: mflow flow contract
+ *
+ * A console joins two endpoints with one byte stream in each direction. A
+ * read returns as soon as at least one byte is there, up to the count asked,
+ * and returns 0 (EOF) only once the peer has shut its write side or detached
+ * and every byte in flight has been read. A blocking write moves the whole
+ * buffer, sleeping for room, and each write call is contiguous in the stream
+ * however large it is; nothing tells the writer when the peer has read it.
+ * Writes fail with EPIPE once the local write side is shut or the peer can no
+ * longer read. Shutting down a side never blocks. Closing (Mirage's close)
+ * shuts the local write side and waits for the peer to close too, while the
+ * endpoint can still read. Detaching (Mirage's disconnect, the last close(2))
+ * never fails and never waits: the peer drains what was sent, then sees EOF,
+ * and its writes fail. When both endpoints have detached the console resets
+ * and frees its buffers; the next connection sees nothing of the last one.
+ *
+ * Each direction is a kfifo with one producer (the writer holding the
+ * direction's wr_lock) and one consumer (the reader holding rd_lock), which
+ * need no common lock: the consumer publishes the out index and the producer
+ * the in index with release stores, and each side reads the other's index
+ * with an acquire load. Copies to and from user memory run under those
+ * mutexes only. A writer wakes the reader only when a reader sleeps; a reader
+ * wakes the writer only when the writer sleeps and the room it waits for is
+ * there, which batches wakeups for bulk transfers.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <kunit/visibility.h>
+#include <linux/err.h>
+#include <linux/ktime.h>
+#include <linux/limits.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "mflow_compat.h"
+#include "mflow_core.h"
+
+static unsigned int mflow_fifo_bytes(struct mflow_dir *d)
+{
+	return d->fifo.kfifo.mask + 1;
+}
+
+/* Bytes in flight, as the consumer sees them: the data is visible. */
+static unsigned int mflow_used(struct mflow_dir *d)
+{
+	struct __kfifo *f = &d->fifo.kfifo;
+
+	/* Pairs with the release in mflow_publish(). */
+	return smp_load_acquire(&f->in) - f->out;
+}
+
+/* Free space, as the producer sees it: the consumer is done with it. */
+static unsigned int mflow_room(struct mflow_dir *d)
+{
+	struct __kfifo *f = &d->fifo.kfifo;
+
+	/* Pairs with the release in mflow_fifo_to_iter() and mflow_drop(). */
+	return mflow_fifo_bytes(d) - (f->in - smp_load_acquire(&f->out));
+}
+
+/* Either figure, for a lockless observer (poll, FIONREAD, sysfs). */
+static unsigned int mflow_peek_used(struct mflow_dir *d)
+{
+	struct __kfifo *f = &d->fifo.kfifo;
+
+	return READ_ONCE(f->in) - READ_ONCE(f->out);
+}
+
+static bool mflow_can_read(struct mflow_dir *d)
+{
+	return READ_ONCE(d->rd_shut) || READ_ONCE(d->wr_shut) ||
+	       mflow_used(d);
+}
+
+static bool mflow_write_dead(struct mflow_dir *d)
+{
+	return READ_ONCE(d->wr_shut) || READ_ONCE(d->rd_shut);
+}
+
+static bool mflow_can_write(struct mflow_dir *d, unsigned int need)
+{
+	return mflow_write_dead(d) || mflow_room(d) >= need;
+}
+
+/* Consumer: copy @len bytes out to @to, then free them. */
+static size_t mflow_fifo_to_iter(struct mflow_dir *d, struct iov_iter *to,
+				 size_t len)
+{
+	struct __kfifo *f = &d->fifo.kfifo;
+	unsigned int off = f->out & f->mask;
+	size_t first = min_t(size_t, len, mflow_fifo_bytes(d) - off);
+	unsigned char *data = f->data;
+	size_t n;
+
+	n = copy_to_iter(data + off, first, to);
+	if (n == first && len > first)
+		n += copy_to_iter(data, len - first, to);
+	/* The copy is done before the writer may reuse the space. */
+	smp_store_release(&f->out, f->out + n);
+	return n;
+}
+
+/* Producer: copy @len bytes in from @from; mflow_publish() makes them seen. */
+static size_t mflow_fifo_from_iter(struct mflow_dir *d, struct iov_iter *from,
+				   size_t len)
+{
+	struct __kfifo *f = &d->fifo.kfifo;
+	unsigned int off = f->in & f->mask;
+	size_t first = min_t(size_t, len, mflow_fifo_bytes(d) - off);
+	unsigned char *data = f->data;
+	size_t n;
+
+	n = copy_from_iter(data + off, first, from);
+	if (n == first && len > first)
+		n += copy_from_iter(data, len - first, from);
+	return n;
+}
+
+/*
+ * Make @n copied bytes visible to the reader, unless the direction was shut
+ * meanwhile: then they are dropped and the write fails with EPIPE, so that no
+ * byte ever follows an EOF the reader may already have seen.
+ */
+static bool mflow_publish(struct mflow_dir *d, unsigned int n)
+{
+	struct __kfifo *f = &d->fifo.kfifo;
+	bool ok;
+
+	spin_lock(&d->lock);
+	ok = !d->wr_shut && !d->rd_shut;
+	if (ok) /* The bytes are in place before the reader may see them. */
+		smp_store_release(&f->in, f->in + n);
+	spin_unlock(&d->lock);
+	return ok;
+}
+
+/* Consumer: drop everything in flight (read side shut). */
+static void mflow_drop(struct mflow_dir *d)
+{
+	struct __kfifo *f = &d->fifo.kfifo;
+
+	/* As in mflow_fifo_to_iter(), without the copy. */
+	smp_store_release(&f->out, smp_load_acquire(&f->in));
+}
+
+static void mflow_wake_writer(struct mflow_dir *d)
+{
+	/* wq_has_sleeper() orders the out index store before the checks. */
+	if (wq_has_sleeper(&d->wr_wait) &&
+	    mflow_room(d) >= READ_ONCE(d->wr_need))
+		wake_up_interruptible_poll(&d->wr_wait, EPOLLOUT | EPOLLWRNORM);
+}
+
+static void mflow_wake_reader(struct mflow_dir *d)
+{
+	if (wq_has_sleeper(&d->rd_wait))
+		wake_up_interruptible_poll(&d->rd_wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/* The writer of @d is done: the reader drains, then sees EOF. */
+static void mflow_shut_wr(struct mflow_console *con, struct mflow_dir *d)
+{
+	spin_lock(&d->lock);
+	/* Pairs with the acquire in mflow_read(): the last bytes are seen. */
+	smp_store_release(&d->wr_shut, true);
+	spin_unlock(&d->lock);
+	wake_up_interruptible_all(&d->rd_wait);
+	wake_up_interruptible_all(&d->wr_wait);
+	wake_up_interruptible_all(&con->close_wait);
+}
+
+/* The reader of @d is done: bytes in flight are dropped, writes fail. */
+static void mflow_shut_rd(struct mflow_dir *d)
+{
+	spin_lock(&d->lock);
+	WRITE_ONCE(d->rd_shut, true);
+	spin_unlock(&d->lock);
+	/* A reader asleep holds rd_lock and drops the bytes when it wakes. */
+	if (mutex_trylock(&d->rd_lock)) {
+		mflow_drop(d);
+		mutex_unlock(&d->rd_lock);
+	}
+	wake_up_interruptible_all(&d->rd_wait);
+	wake_up_interruptible_all(&d->wr_wait);
+}
+
+static int mflow_lock(struct mutex *lock, bool nonblock)
+{
+	if (nonblock)
+		return mutex_trylock(lock) ? 0 : -EAGAIN;
+	return mutex_lock_interruptible(lock);
+}
+
+/**
+ * mflow_read() - read from an endpoint
+ * @ep: the reading endpoint.
+ * @to: where the bytes go; its count is the most to read.
+ * @nonblock: fail with -EAGAIN instead of sleeping.
+ *
+ * Returns as soon as at least one byte is there (R2). Sleeps while the
+ * stream is empty and the peer can still write (R3). Once the peer shut its
+ * write side or detached, returns what is in flight, then 0 (R4).
+ *
+ * Return: bytes read, 0 at EOF or for an empty @to, -EAGAIN, -ERESTARTSYS
+ * if a signal ended the wait, or -EFAULT if no byte could be copied (none is
+ * consumed then).
+ */
+ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
+		   bool nonblock)
+{
+	struct mflow_dir *d = ep->in;
+	size_t want = iov_iter_count(to);
+	unsigned int avail;
+	ssize_t ret;
+	size_t n;
+
+	if (!want)
+		return 0;
+	ret = mflow_lock(&d->rd_lock, nonblock);
+	if (ret)
+		return ret;
+
+	for (;;) {
+		if (READ_ONCE(d->rd_shut)) {
+			mflow_drop(d);
+			ret = 0;
+			goto out_unlock;
+		}
+		/* Seeing wr_shut first makes the last bytes visible too. */
+		if (smp_load_acquire(&d->wr_shut)) {
+			avail = mflow_used(d);
+			if (!avail) {
+				ret = 0;
+				goto out_unlock;
+			}
+			break;
+		}
+		avail = mflow_used(d);
+		if (avail)
+			break;
+		if (nonblock) {
+			ret = -EAGAIN;
+			goto out_unlock;
+		}
+		if (wait_event_interruptible_exclusive(d->rd_wait,
+						       mflow_can_read(d))) {
+			ret = -ERESTARTSYS;
+			goto out_unlock;
+		}
+	}
+
+	n = mflow_fifo_to_iter(d, to, min_t(size_t, avail, want));
+	if (!n) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	ep->read_bytes += n;
+	ep->read_ops++;
+	mflow_wake_writer(d);
+	ret = n;
+out_unlock:
+	mutex_unlock(&d->rd_lock);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_read);
+
+/*
+ * Sleep until @need bytes of room, or the direction dies. Readers wake the
+ * writer only once that much is free, so a bulk writer sleeps and wakes once
+ * per half fifo rather than once per read.
+ */
+static int mflow_wait_room(struct mflow_dir *d, unsigned int need)
+{
+	int err;
+
+	WRITE_ONCE(d->wr_need, need);
+	err = wait_event_interruptible_exclusive(d->wr_wait,
+						 mflow_can_write(d, need));
+	WRITE_ONCE(d->wr_need, PIPE_BUF);
+	return err ? -ERESTARTSYS : 0;
+}
+
+/**
+ * mflow_write() - write to an endpoint
+ * @ep: the writing endpoint.
+ * @from: the bytes to write.
+ * @nonblock: fail with -EAGAIN instead of sleeping.
+ *
+ * A blocking write moves the whole of @from, sleeping for room, and no other
+ * write on the same endpoint interleaves with it (R5, R6). A non-blocking
+ * write of at most PIPE_BUF bytes moves all or nothing; a larger one moves
+ * what fits. Once the local write side is shut or the peer can no longer
+ * read, it fails with -EPIPE (R7); the caller raises SIGPIPE. A write cut
+ * short by a signal, a fault or the peer going away returns the bytes it
+ * moved.
+ *
+ * Return: bytes written, or -EAGAIN, -EPIPE, -ERESTARTSYS or -EFAULT when
+ * none was.
+ */
+ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
+		    bool nonblock)
+{
+	struct mflow_dir *d = ep->out;
+	size_t total = iov_iter_count(from);
+	unsigned int half = mflow_fifo_bytes(d) / 2;
+	size_t done = 0;
+	ssize_t ret;
+
+	if (!total)
+		return 0;
+	ret = mflow_lock(&d->wr_lock, nonblock);
+	if (ret)
+		return ret;
+
+	while (done < total) {
+		size_t left = total - done;
+		unsigned int room;
+		size_t chunk, n;
+
+		if (mflow_write_dead(d)) {
+			ret = -EPIPE;
+			break;
+		}
+		room = mflow_room(d);
+		if (nonblock && (!room || (left <= PIPE_BUF && room < left))) {
+			ret = -EAGAIN;
+			break;
+		}
+		if (!room) {
+			ret = mflow_wait_room(d, min_t(size_t, left, half));
+			if (ret)
+				break;
+			continue;
+		}
+		chunk = min_t(size_t, left, room);
+		n = mflow_fifo_from_iter(d, from, chunk);
+		if (n && !mflow_publish(d, n)) {
+			ret = -EPIPE;
+			break;
+		}
+		done += n;
+		mflow_wake_reader(d);
+		if (n < chunk) {
+			ret = -EFAULT;
+			break;
+		}
+	}
+
+	if (done) {
+		ep->write_bytes += done;
+		ep->write_ops++;
+		ret = done;
+	}
+	mutex_unlock(&d->wr_lock);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_write);
+
+/**
+ * mflow_shutdown() - shut one or both sides of an endpoint
+ * @ep: the endpoint.
+ * @how: %MFLOW_SHUT_RD, %MFLOW_SHUT_WR or %MFLOW_SHUT_RDWR.
+ *
+ * Never blocks (R8). Shutting the write side gives the peer EOF once it has
+ * drained and makes local writes fail with EPIPE; it counts as this
+ * endpoint's close for a peer waiting in mflow_close(). Shutting the read
+ * side drops inbound bytes, makes local reads return 0 and the peer's writes
+ * fail with EPIPE. Shutting a side twice is harmless.
+ *
+ * Return: 0, or -EINVAL for a bad @how.
+ */
+int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
+{
+	if (how > MFLOW_SHUT_RDWR)
+		return -EINVAL;
+	if (how != MFLOW_SHUT_WR)
+		mflow_shut_rd(ep->in);
+	if (how != MFLOW_SHUT_RD)
+		mflow_shut_wr(ep->con, ep->out);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_shutdown);
+
+/**
+ * mflow_close() - Mirage's close: shut the write side, wait for the peer's
+ * @ep: the endpoint.
+ * @timeout: longest wait in jiffies, %MAX_SCHEDULE_TIMEOUT for no limit.
+ * @nonblock: fail with -EAGAIN instead of waiting.
+ *
+ * Shuts the local write side, then waits until the peer has closed too: its
+ * own mflow_close(), a write shutdown or a detach (R9). The endpoint can
+ * still read meanwhile, and inbound bytes stay readable afterwards. Calling
+ * it again is harmless.
+ *
+ * Return: 0 once the peer has closed, -EAGAIN (@nonblock), -ETIMEDOUT, or
+ * -ERESTARTSYS if a signal ended the wait.
+ */
+int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock)
+{
+	struct mflow_dir *peer_out = ep->in;
+	long left;
+
+	mflow_shut_wr(ep->con, ep->out);
+	if (READ_ONCE(peer_out->wr_shut))
+		return 0;
+	if (nonblock)
+		return -EAGAIN;
+	if (timeout <= 0)
+		return -ETIMEDOUT;
+	left = wait_event_interruptible_timeout(ep->con->close_wait,
+						READ_ONCE(peer_out->wr_shut),
+						timeout);
+	if (left < 0)
+		return -ERESTARTSYS;
+	return left ? 0 : -ETIMEDOUT;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_close);
+
+/**
+ * mflow_poll() - readiness of an endpoint
+ * @ep: the endpoint.
+ * @file: the polling file, or NULL to only compute the mask.
+ * @wait: the poll table, or NULL.
+ *
+ * EPOLLIN|EPOLLRDNORM when a read would not block, EPOLLRDHUP once the peer
+ * shut its write side, EPOLLOUT|EPOLLWRNORM when a write of PIPE_BUF bytes
+ * would not block (or would fail), EPOLLERR when a write would fail with
+ * EPIPE, EPOLLHUP when both directions are finished (R11).
+ *
+ * Return: the event mask.
+ */
+__poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
+		    poll_table *wait)
+{
+	struct mflow_dir *in = ep->in, *out = ep->out;
+	bool in_eof, out_dead;
+	__poll_t mask = 0;
+
+	poll_wait(file, &in->rd_wait, wait);
+	poll_wait(file, &out->wr_wait, wait);
+	/* Pairs with wq_has_sleeper() in the wakers. */
+	smp_mb();
+
+	in_eof = READ_ONCE(in->wr_shut);
+	out_dead = mflow_write_dead(out);
+	if (in_eof || READ_ONCE(in->rd_shut) || mflow_peek_used(in))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (in_eof)
+		mask |= EPOLLRDHUP;
+	if (out_dead)
+		mask |= EPOLLOUT | EPOLLWRNORM | EPOLLERR;
+	else if (mflow_fifo_bytes(out) - mflow_peek_used(out) >= PIPE_BUF)
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (in_eof && out_dead)
+		mask |= EPOLLHUP;
+	return mask;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_poll);
+
+/**
+ * mflow_readable() - bytes a read would return now (FIONREAD)
+ * @ep: the endpoint.
+ *
+ * Return: bytes in flight towards @ep, 0 once its read side is shut.
+ */
+unsigned int mflow_readable(struct mflow_endpoint *ep)
+{
+	if (READ_ONCE(ep->in->rd_shut))
+		return 0;
+	return mflow_peek_used(ep->in);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_readable);
+
+/**
+ * mflow_outq() - bytes @ep wrote that the peer has not read yet
+ * @ep: the endpoint.
+ *
+ * Return: bytes in flight from @ep, 0 once the peer can no longer read.
+ */
+unsigned int mflow_outq(struct mflow_endpoint *ep)
+{
+	if (READ_ONCE(ep->out->rd_shut))
+		return 0;
+	return mflow_peek_used(ep->out);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_outq);
+
+/**
+ * mflow_get_info() - describe an endpoint (MFLOW_IOC_INFO)
+ * @ep: the endpoint.
+ * @info: filled in.
+ */
+void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info)
+{
+	struct mflow_console *con = ep->con;
+	struct mflow_endpoint *peer = &con->ep[!ep->index];
+	u32 flags = 0;
+
+	mutex_lock(&con->lock);
+	if (ep->in->rd_shut)
+		flags |= MFLOW_INFO_RD_SHUT;
+	if (ep->out->wr_shut)
+		flags |= MFLOW_INFO_WR_SHUT;
+	if (ep->out->rd_shut)
+		flags |= MFLOW_INFO_PEER_RD_SHUT;
+	if (ep->in->wr_shut)
+		flags |= MFLOW_INFO_PEER_WR_SHUT;
+	if (peer->attached)
+		flags |= MFLOW_INFO_PEER_ATTACHED;
+	if (peer->used && !peer->attached)
+		flags |= MFLOW_INFO_PEER_DETACHED;
+	if (READ_ONCE(ep->nosigpipe))
+		flags |= MFLOW_INFO_NOSIGPIPE;
+	memset(info, 0, sizeof(*info));
+	info->console = con->index;
+	info->endpoint = ep->index;
+	info->connection = con->connection;
+	info->fifo_size = con->fifo_size;
+	info->flags = flags;
+	mutex_unlock(&con->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_get_info);
+
+/**
+ * mflow_get_stats() - counters of an endpoint (MFLOW_IOC_STATS)
+ * @ep: the endpoint.
+ * @stats: filled in.
+ */
+void mflow_get_stats(struct mflow_endpoint *ep, struct mflow_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	stats->read_bytes = READ_ONCE(ep->read_bytes);
+	stats->read_ops = READ_ONCE(ep->read_ops);
+	stats->write_bytes = READ_ONCE(ep->write_bytes);
+	stats->write_ops = READ_ONCE(ep->write_ops);
+	stats->age_ns = ktime_to_ns(ktime_sub(ktime_get(), ep->con->start));
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_get_stats);
+
+static void mflow_dir_init(struct mflow_dir *d)
+{
+	mutex_init(&d->rd_lock);
+	mutex_init(&d->wr_lock);
+	init_waitqueue_head(&d->rd_wait);
+	init_waitqueue_head(&d->wr_wait);
+	spin_lock_init(&d->lock);
+	d->wr_need = PIPE_BUF;
+}
+
+static void mflow_dir_free(struct mflow_dir *d)
+{
+	kvfree(d->fifo.kfifo.data);
+	memset(&d->fifo, 0, sizeof(d->fifo));
+	d->wr_shut = false;
+	d->rd_shut = false;
+	d->wr_need = PIPE_BUF;
+}
+
+static int mflow_dir_alloc(struct mflow_dir *d, unsigned int size)
+{
+	void *buf = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+
+	if (!buf)
+		return -ENOMEM;
+	return kfifo_init(&d->fifo, buf, size);
+}
+
+/* The connection is over: free the buffers, forget everything. */
+static void mflow_reset(struct mflow_console *con)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct mflow_endpoint *ep = &con->ep[i];
+
+		mflow_dir_free(&con->dir[i]);
+		ep->attached = false;
+		ep->used = false;
+		ep->nosigpipe = false;
+		ep->read_bytes = 0;
+		ep->read_ops = 0;
+		ep->write_bytes = 0;
+		ep->write_ops = 0;
+	}
+}
+
+/**
+ * mflow_attach() - attach the next free endpoint of a console (open)
+ * @con: the console.
+ * @flags: %MFLOW_ATTACH_NO_READ and/or %MFLOW_ATTACH_NO_WRITE: the read or
+ *	write side starts shut (O_WRONLY, O_RDONLY).
+ *
+ * The first attach of an idle console starts a connection and allocates
+ * its buffers. Each endpoint attaches once per connection (R1).
+ *
+ * Return: the endpoint, ERR_PTR(-EBUSY) when both were used in this
+ * connection, or ERR_PTR(-ENOMEM).
+ */
+struct mflow_endpoint *mflow_attach(struct mflow_console *con,
+				    unsigned int flags)
+{
+	struct mflow_endpoint *ep;
+	int err;
+
+	mutex_lock(&con->lock);
+	if (con->ep[1].used) {
+		ep = ERR_PTR(-EBUSY);
+		goto out_unlock;
+	}
+	ep = &con->ep[con->ep[0].used];
+	if (!ep->index) {
+		err = mflow_dir_alloc(&con->dir[0], con->fifo_size);
+		if (!err)
+			err = mflow_dir_alloc(&con->dir[1], con->fifo_size);
+		if (err) {
+			mflow_dir_free(&con->dir[0]);
+			mflow_dir_free(&con->dir[1]);
+			ep = ERR_PTR(err);
+			goto out_unlock;
+		}
+		con->connection++;
+		con->start = ktime_get();
+	}
+	ep->used = true;
+	ep->attached = true;
+	if (flags & MFLOW_ATTACH_NO_READ)
+		mflow_shut_rd(ep->in);
+	if (flags & MFLOW_ATTACH_NO_WRITE)
+		mflow_shut_wr(con, ep->out);
+out_unlock:
+	mutex_unlock(&con->lock);
+	return ep;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_attach);
+
+/**
+ * mflow_detach() - detach an endpoint (last close, Mirage's disconnect)
+ * @ep: the endpoint; invalid once this returns.
+ *
+ * Never fails and never waits for the peer (R10): the local write side is
+ * shut (the peer drains, then reads EOF), the local read side is gone (the
+ * peer's writes fail with EPIPE, unread inbound bytes are dropped) and every
+ * task waiting on either endpoint wakes. When both endpoints have detached,
+ * the console resets and frees its buffers (R15).
+ */
+void mflow_detach(struct mflow_endpoint *ep)
+{
+	struct mflow_console *con = ep->con;
+
+	mutex_lock(&con->lock);
+	mflow_shut_wr(con, ep->out);
+	mflow_shut_rd(ep->in);
+	ep->attached = false;
+	if (con->ep[1].used && !con->ep[0].attached && !con->ep[1].attached)
+		mflow_reset(con);
+	mutex_unlock(&con->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_detach);
+
+/**
+ * mflow_console_busy() - whether any endpoint of @con is attached
+ * @con: the console.
+ *
+ * Return: true while a connection is live.
+ */
+bool mflow_console_busy(struct mflow_console *con)
+{
+	bool busy;
+
+	mutex_lock(&con->lock);
+	busy = con->ep[0].used;
+	mutex_unlock(&con->lock);
+	return busy;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_busy);
+
+/**
+ * mflow_console_create() - make an idle console
+ * @index: its number, the N of /dev/mflowN.
+ * @fifo_size: bytes per direction, a power of two within
+ *	[%MFLOW_FIFO_MIN, %MFLOW_FIFO_MAX]. Allocated on first attach.
+ *
+ * Return: the console, or an ERR_PTR().
+ */
+struct mflow_console *mflow_console_create(unsigned int index,
+					   unsigned int fifo_size)
+{
+	struct mflow_console *con;
+	int i;
+
+	if (fifo_size < MFLOW_FIFO_MIN || fifo_size > MFLOW_FIFO_MAX ||
+	    !is_power_of_2(fifo_size))
+		return ERR_PTR(-EINVAL);
+	con = kzalloc(sizeof(*con), GFP_KERNEL);
+	if (!con)
+		return ERR_PTR(-ENOMEM);
+	con->index = index;
+	con->fifo_size = fifo_size;
+	mutex_init(&con->lock);
+	init_waitqueue_head(&con->close_wait);
+	for (i = 0; i < 2; i++) {
+		mflow_dir_init(&con->dir[i]);
+		con->ep[i].con = con;
+		con->ep[i].index = i;
+		con->ep[i].out = &con->dir[i];
+		con->ep[i].in = &con->dir[!i];
+	}
+	return con;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_create);
+
+/**
+ * mflow_console_destroy() - free a console
+ * @con: the console, or NULL. Its endpoints must all have detached.
+ */
+void mflow_console_destroy(struct mflow_console *con)
+{
+	if (!con)
+		return;
+	WARN_ON(con->ep[0].attached || con->ep[1].attached);
+	mflow_reset(con);
+	mutex_destroy(&con->lock);
+	kfree(con);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_destroy);

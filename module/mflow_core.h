@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mflow flow core: the console state machine and data path, apart from the
+ * character-device glue so that KUnit can drive it without a file.
+ */
+#ifndef _MFLOW_CORE_H
+#define _MFLOW_CORE_H
+
+#include <linux/bits.h>
+#include <linux/kfifo.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <uapi/linux/mflow.h>
+
+#define MFLOW_FIFO_MIN		4096U
+#define MFLOW_FIFO_MAX		(64U << 20)
+#define MFLOW_FIFO_DEFAULT	(256U << 10)
+
+/* Flags for mflow_attach(): the read or write side starts shut. */
+#define MFLOW_ATTACH_NO_READ	BIT(0)
+#define MFLOW_ATTACH_NO_WRITE	BIT(1)
+
+/**
+ * struct mflow_dir - one direction of a console
+ * @fifo: the bytes in flight. Single producer (the writer holding
+ *	@wr_lock) and single consumer (the reader holding @rd_lock) need no
+ *	further lock: indices are published with release/acquire ordering.
+ * @rd_lock: serializes readers of this direction; held across the sleep
+ *	for data.
+ * @wr_lock: serializes writers of this direction; held across the sleep
+ *	for room, which makes every write call contiguous in the stream.
+ * @rd_wait: readers waiting for data or EOF; pollers for EPOLLIN.
+ * @wr_wait: writers waiting for room; pollers for EPOLLOUT.
+ * @lock: orders the shut flags against the writer publishing bytes, so
+ *	that no byte enters @fifo once @wr_shut or @rd_shut is set.
+ * @wr_need: room the sleeping writer waits for; readers wake @wr_wait once
+ *	the free space reaches it. PIPE_BUF when no writer sleeps.
+ * @wr_shut: the writing endpoint shut its write side or detached; the
+ *	reader gets EOF once @fifo is drained.
+ * @rd_shut: the reading endpoint shut its read side or detached; writes
+ *	fail with EPIPE and the bytes in @fifo are dropped.
+ *
+ * @wr_shut and @rd_shut only go from false to true within a connection,
+ * under @lock, and are read locklessly.
+ */
+struct mflow_dir {
+	struct kfifo fifo;
+	struct mutex rd_lock;		/* readers; consumer of @fifo */
+	struct mutex wr_lock;		/* writers; producer of @fifo */
+	wait_queue_head_t rd_wait;
+	wait_queue_head_t wr_wait;
+	spinlock_t lock;		/* shut flags vs. publishing */
+	unsigned int wr_need;
+	bool wr_shut;
+	bool rd_shut;
+};
+
+/**
+ * struct mflow_endpoint - one side of a console
+ * @con: the console this endpoint belongs to.
+ * @index: 0 or 1.
+ * @in: direction this endpoint reads from.
+ * @out: direction this endpoint writes to.
+ * @attached: a file (or in-kernel user) holds this endpoint now.
+ * @used: the endpoint attached during this connection; it may not again.
+ * @nosigpipe: EPIPE without SIGPIPE (%MFLOW_OPT_NOSIGPIPE).
+ * @read_bytes: bytes read, updated under @in->rd_lock.
+ * @read_ops: reads that returned data, under @in->rd_lock.
+ * @write_bytes: bytes written, under @out->wr_lock.
+ * @write_ops: writes that moved data, under @out->wr_lock.
+ */
+struct mflow_endpoint {
+	struct mflow_console *con;
+	unsigned int index;
+	struct mflow_dir *in;
+	struct mflow_dir *out;
+	bool attached;
+	bool used;
+	bool nosigpipe;
+	u64 read_bytes;
+	u64 read_ops;
+	u64 write_bytes;
+	u64 write_ops;
+};
+
+/**
+ * struct mflow_console - one console, /dev/mflowN
+ * @index: N.
+ * @fifo_size: bytes per direction, a power of two.
+ * @lock: protects attach and detach, the shut flags of @dir, @connection,
+ *	@start and the fifo memory.
+ * @close_wait: MFLOW_IOC_CLOSE waiters; woken on every write shutdown.
+ * @connection: number of the current (or last) connection, from 1.
+ * @start: when the current connection began.
+ * @ep: the two endpoints.
+ * @dir: dir[i] carries the bytes written by ep[i] to ep[!i].
+ */
+struct mflow_console {
+	unsigned int index;
+	unsigned int fifo_size;
+	struct mutex lock;		/* attach, detach, shut flags */
+	wait_queue_head_t close_wait;
+	u64 connection;
+	ktime_t start;
+	struct mflow_endpoint ep[2];
+	struct mflow_dir dir[2];
+};
+
+struct mflow_console *mflow_console_create(unsigned int index,
+					   unsigned int fifo_size);
+void mflow_console_destroy(struct mflow_console *con);
+bool mflow_console_busy(struct mflow_console *con);
+
+struct mflow_endpoint *mflow_attach(struct mflow_console *con,
+				    unsigned int flags);
+void mflow_detach(struct mflow_endpoint *ep);
+
+ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
+		   bool nonblock);
+ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
+		    bool nonblock);
+int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how);
+int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock);
+__poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
+		    poll_table *wait);
+
+unsigned int mflow_readable(struct mflow_endpoint *ep);
+unsigned int mflow_outq(struct mflow_endpoint *ep);
+void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info);
+void mflow_get_stats(struct mflow_endpoint *ep, struct mflow_stats *stats);
+
+#endif /* _MFLOW_CORE_H */

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mflow: console flow devices /dev/mflowN - module parameters, the
+ * character device, its file operations and sysfs attributes. The flow
+ * itself lives in mflow_core.c.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cdev.h>
+#include <linux/compat.h>
+#include <linux/device.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <asm/ioctls.h>
+
+#include "mflow_compat.h"
+#include "mflow_core.h"
+
+#define MFLOW_CONSOLES_MAX	4096U
+
+static unsigned int consoles = 4;
+module_param(consoles, uint, 0444);
+MODULE_PARM_DESC(consoles, "Number of consoles /dev/mflowN (1..4096, default 4)");
+
+static unsigned int fifo_size = MFLOW_FIFO_DEFAULT;
+module_param(fifo_size, uint, 0444);
+MODULE_PARM_DESC(fifo_size,
+		 "Bytes buffered per direction, rounded up to a power of two (4096..67108864, default 262144)");
+
+static dev_t mflow_devt;
+static struct cdev mflow_cdev;
+static struct mflow_console **mflow_consoles;
+
+static bool mflow_nonblock(struct file *file, int ki_flags)
+{
+	return (file->f_flags & O_NONBLOCK) || (ki_flags & IOCB_NOWAIT);
+}
+
+static int mflow_open(struct inode *inode, struct file *file)
+{
+	unsigned int minor = iminor(inode) - MINOR(mflow_devt);
+	struct mflow_endpoint *ep;
+	unsigned int flags = 0;
+
+	if (minor >= consoles)
+		return -ENXIO;
+	switch (file->f_flags & O_ACCMODE) {
+	case O_RDONLY:
+		flags = MFLOW_ATTACH_NO_WRITE;
+		break;
+	case O_WRONLY:
+		flags = MFLOW_ATTACH_NO_READ;
+		break;
+	}
+	ep = mflow_attach(mflow_consoles[minor], flags);
+	if (IS_ERR(ep))
+		return PTR_ERR(ep);
+	file->private_data = ep;
+	return stream_open(inode, file);
+}
+
+static int mflow_release(struct inode *inode, struct file *file)
+{
+	mflow_detach(file->private_data);
+	return 0;
+}
+
+static ssize_t mflow_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+
+	return mflow_read(file->private_data, to,
+			  mflow_nonblock(file, iocb->ki_flags));
+}
+
+static ssize_t mflow_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct mflow_endpoint *ep = file->private_data;
+	ssize_t ret;
+
+	ret = mflow_write(ep, from, mflow_nonblock(file, iocb->ki_flags));
+	if (ret == -EPIPE && !READ_ONCE(ep->nosigpipe))
+		send_sig(SIGPIPE, current, 0);
+	return ret;
+}
+
+static __poll_t mflow_fop_poll(struct file *file, poll_table *wait)
+{
+	return mflow_poll(file->private_data, file, wait);
+}
+
+static long mflow_ioctl_close(struct file *file, void __user *argp)
+{
+	struct mflow_close_args args = { };
+	long timeout = MAX_SCHEDULE_TIMEOUT;
+
+	if (argp && copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags & ~MFLOW_CLOSE_TIMEOUT || args.reserved)
+		return -EINVAL;
+	if (args.flags & MFLOW_CLOSE_TIMEOUT) {
+		u64 j = nsecs_to_jiffies64(args.timeout_ns);
+
+		if (args.timeout_ns && !j)
+			j = 1;
+		timeout = min_t(u64, j, MAX_SCHEDULE_TIMEOUT - 1);
+	}
+	return mflow_close(file->private_data, timeout,
+			   file->f_flags & O_NONBLOCK);
+}
+
+static long mflow_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mflow_endpoint *ep = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct mflow_stats stats;
+	struct mflow_info info;
+	u32 val;
+
+	switch (cmd) {
+	case FIONREAD:
+		return put_user((int)mflow_readable(ep), (int __user *)argp);
+	case MFLOW_IOC_OUTQ:
+		return put_user(mflow_outq(ep), (u32 __user *)argp);
+	case MFLOW_IOC_SHUTDOWN:
+		if (get_user(val, (u32 __user *)argp))
+			return -EFAULT;
+		return mflow_shutdown(ep, val);
+	case MFLOW_IOC_CLOSE:
+		return mflow_ioctl_close(file, argp);
+	case MFLOW_IOC_INFO:
+		mflow_get_info(ep, &info);
+		return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
+	case MFLOW_IOC_STATS:
+		mflow_get_stats(ep, &stats);
+		return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
+	case MFLOW_IOC_GET_OPTS:
+		val = READ_ONCE(ep->nosigpipe) ? MFLOW_OPT_NOSIGPIPE : 0;
+		return put_user(val, (u32 __user *)argp);
+	case MFLOW_IOC_SET_OPTS:
+		if (get_user(val, (u32 __user *)argp))
+			return -EFAULT;
+		if (val & ~MFLOW_OPT_ALL)
+			return -EINVAL;
+		WRITE_ONCE(ep->nosigpipe, !!(val & MFLOW_OPT_NOSIGPIPE));
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations mflow_fops = {
+	.owner		= THIS_MODULE,
+	.open		= mflow_open,
+	.release	= mflow_release,
+	.read_iter	= mflow_read_iter,
+	.write_iter	= mflow_write_iter,
+	.poll		= mflow_fop_poll,
+	.unlocked_ioctl	= mflow_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+};
+
+/* sysfs: /sys/class/mflow/mflowN/, one value a file, readable by all. */
+
+static struct mflow_console *mflow_dev_console(struct device *dev)
+{
+	return dev_get_drvdata(dev);
+}
+
+static ssize_t state_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct mflow_console *con = mflow_dev_console(dev);
+
+	return sysfs_emit(buf, "%s\n",
+			  mflow_console_busy(con) ? "connected" : "idle");
+}
+static DEVICE_ATTR_RO(state);
+
+static ssize_t attached_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct mflow_console *con = mflow_dev_console(dev);
+	unsigned int n;
+
+	mutex_lock(&con->lock);
+	n = con->ep[0].attached + con->ep[1].attached;
+	mutex_unlock(&con->lock);
+	return sysfs_emit(buf, "%u\n", n);
+}
+static DEVICE_ATTR_RO(attached);
+
+static ssize_t connection_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct mflow_console *con = mflow_dev_console(dev);
+
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(con->connection));
+}
+static DEVICE_ATTR_RO(connection);
+
+static ssize_t fifo_size_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", mflow_dev_console(dev)->fifo_size);
+}
+static DEVICE_ATTR_RO(fifo_size);
+
+#define MFLOW_EP_ATTR(_ep, _field)					\
+static ssize_t ep##_ep##_##_field##_show(struct device *dev,		\
+					 struct device_attribute *attr,	\
+					 char *buf)			\
+{									\
+	struct mflow_console *con = mflow_dev_console(dev);		\
+									\
+	return sysfs_emit(buf, "%llu\n",				\
+			  READ_ONCE(con->ep[_ep]._field));		\
+}									\
+static DEVICE_ATTR_RO(ep##_ep##_##_field)
+
+MFLOW_EP_ATTR(0, read_bytes);
+MFLOW_EP_ATTR(0, read_ops);
+MFLOW_EP_ATTR(0, write_bytes);
+MFLOW_EP_ATTR(0, write_ops);
+MFLOW_EP_ATTR(1, read_bytes);
+MFLOW_EP_ATTR(1, read_ops);
+MFLOW_EP_ATTR(1, write_bytes);
+MFLOW_EP_ATTR(1, write_ops);
+
+static struct attribute *mflow_attrs[] = {
+	&dev_attr_state.attr,
+	&dev_attr_attached.attr,
+	&dev_attr_connection.attr,
+	&dev_attr_fifo_size.attr,
+	&dev_attr_ep0_read_bytes.attr,
+	&dev_attr_ep0_read_ops.attr,
+	&dev_attr_ep0_write_bytes.attr,
+	&dev_attr_ep0_write_ops.attr,
+	&dev_attr_ep1_read_bytes.attr,
+	&dev_attr_ep1_read_ops.attr,
+	&dev_attr_ep1_write_bytes.attr,
+	&dev_attr_ep1_write_ops.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(mflow);
+
+static struct class mflow_class = {
+	.name		= "mflow",
+	.dev_groups	= mflow_groups,
+};
+
+static int mflow_check_params(void)
+{
+	if (consoles < 1 || consoles > MFLOW_CONSOLES_MAX) {
+		pr_err("consoles=%u is out of range: allowed 1..%u\n",
+		       consoles, MFLOW_CONSOLES_MAX);
+		return -EINVAL;
+	}
+	if (fifo_size < MFLOW_FIFO_MIN || fifo_size > MFLOW_FIFO_MAX) {
+		pr_err("fifo_size=%u is out of range: allowed %u..%u bytes\n",
+		       fifo_size, MFLOW_FIFO_MIN, MFLOW_FIFO_MAX);
+		return -EINVAL;
+	}
+	fifo_size = roundup_pow_of_two(fifo_size);
+	return 0;
+}
+
+static dev_t mflow_minor_devt(unsigned int i)
+{
+	return MKDEV(MAJOR(mflow_devt), MINOR(mflow_devt) + i);
+}
+
+static void mflow_destroy_consoles(unsigned int n)
+{
+	while (n--)
+		mflow_console_destroy(mflow_consoles[n]);
+}
+
+static int mflow_create_consoles(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < consoles; i++) {
+		struct mflow_console *con = mflow_console_create(i, fifo_size);
+
+		if (IS_ERR(con)) {
+			mflow_destroy_consoles(i);
+			return PTR_ERR(con);
+		}
+		mflow_consoles[i] = con;
+	}
+	return 0;
+}
+
+static void mflow_remove_devices(unsigned int n)
+{
+	while (n--)
+		device_destroy(&mflow_class, mflow_minor_devt(n));
+}
+
+static int mflow_add_devices(void)
+{
+	struct device *dev;
+	unsigned int i;
+
+	for (i = 0; i < consoles; i++) {
+		dev = device_create(&mflow_class, NULL, mflow_minor_devt(i),
+				    mflow_consoles[i], "mflow%u", i);
+		if (IS_ERR(dev)) {
+			mflow_remove_devices(i);
+			return PTR_ERR(dev);
+		}
+	}
+	return 0;
+}
+
+static int __init mflow_init(void)
+{
+	int err;
+
+	err = mflow_check_params();
+	if (err)
+		return err;
+
+	mflow_consoles = kcalloc(consoles, sizeof(*mflow_consoles),
+				 GFP_KERNEL);
+	if (!mflow_consoles)
+		return -ENOMEM;
+
+	err = mflow_create_consoles();
+	if (err)
+		goto out_free_array;
+
+	err = alloc_chrdev_region(&mflow_devt, 0, consoles, "mflow");
+	if (err)
+		goto out_destroy_consoles;
+
+	err = class_register(&mflow_class);
+	if (err)
+		goto out_unregister_region;
+
+	cdev_init(&mflow_cdev, &mflow_fops);
+	mflow_cdev.owner = THIS_MODULE;
+	err = cdev_add(&mflow_cdev, mflow_devt, consoles);
+	if (err)
+		goto out_unregister_class;
+
+	err = mflow_add_devices();
+	if (err)
+		goto out_del_cdev;
+
+	pr_info("%u consoles, %u bytes per direction\n", consoles, fifo_size);
+	return 0;
+
+out_del_cdev:
+	cdev_del(&mflow_cdev);
+out_unregister_class:
+	class_unregister(&mflow_class);
+out_unregister_region:
+	unregister_chrdev_region(mflow_devt, consoles);
+out_destroy_consoles:
+	mflow_destroy_consoles(consoles);
+out_free_array:
+	kfree(mflow_consoles);
+	return err;
+}
+module_init(mflow_init);
+
+static void __exit mflow_exit(void)
+{
+	mflow_remove_devices(consoles);
+	cdev_del(&mflow_cdev);
+	class_unregister(&mflow_class);
+	unregister_chrdev_region(mflow_devt, consoles);
+	mflow_destroy_consoles(consoles);
+	kfree(mflow_consoles);
+}
+module_exit(mflow_exit);
+
+MODULE_DESCRIPTION("Console flow devices with MirageOS console/flow semantics");
+MODULE_AUTHOR("The mflow authors");
+MODULE_LICENSE("GPL");
