@@ -669,8 +669,11 @@ void mflow_detach(struct mflow_endpoint *ep)
 EXPORT_SYMBOL_IF_KUNIT(mflow_detach);
 
 /**
- * mflow_console_busy() - whether any endpoint of @con is attached
+ * mflow_console_busy() - whether a connection is live on @con
  * @con: the console.
+ *
+ * A connection lasts from the first attach until both endpoints have
+ * detached; it holds the fifo memory all that time.
  *
  * Return: true while a connection is live.
  */
