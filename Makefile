@@ -12,7 +12,7 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 SRC := $(CURDIR)
 OUT ?= $(SRC)/out
-KSRC = $(shell . $(SRC)/scripts/lib.sh && source_tree)
+KSRC = $(shell bash -c '. $(SRC)/scripts/lib.sh && source_tree')
 
 .PHONY: all modules install modules_install clean setup kernel matrix \
 	tests tools demo check check-harness checkpatch

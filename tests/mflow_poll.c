@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mflow readiness from user space (R11): the poll mask of both endpoints
+ * in each state of a connection, seen alike by poll(2), select(2) and
+ * epoll; wakeups of blocked pollers; one edge-triggered epoll event per
+ * transition.
+ */
+#include <sys/epoll.h>
+#include <sys/select.h>
+
+#include "mflow_test.h"
+
+#define IN	(POLLIN | POLLRDNORM)
+#define OUT	(POLLOUT | POLLWRNORM)
+#define RDHUP	POLLRDHUP
+#define ERR	POLLERR
+#define HUP	POLLHUP
+/* Events asked for; POLLERR and POLLHUP always come. */
+#define EV	(IN | OUT | RDHUP)
+
+static short revents(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = EV };
+
+	return poll(&pfd, 1, 0) < 0 ? -1 : pfd.revents;
+}
+
+/* The epoll (level-triggered) view of @fd: its events, or 0. */
+static short epoll_revents(int fd)
+{
+	struct epoll_event ev = { .events = EV }, out = {};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int n;
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+		return -1;
+	n = epoll_wait(ep, &out, 1, 0);
+	close(ep);
+	return n == 1 ? (short)out.events : n == 0 ? 0 : -1;
+}
+
+/* The select view of @fd: bit 0 readable, bit 1 writable. */
+static int select_bits(int fd)
+{
+	struct timeval zero = {};
+	fd_set rd, wr;
+
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	FD_SET(fd, &rd);
+	FD_SET(fd, &wr);
+	if (select(fd + 1, &rd, &wr, NULL, &zero) < 0)
+		return -1;
+	return FD_ISSET(fd, &rd) | FD_ISSET(fd, &wr) << 1;
+}
+
+FIXTURE(mflow_poll)
+{
+	char path[32];
+	int fd[2];		/* endpoint 0, endpoint 1 */
+	unsigned int fifo;	/* bytes per direction, from MFLOW_IOC_INFO */
+	int ep;			/* an epoll instance, or -1 */
+};
+
+FIXTURE_SETUP(mflow_poll)
+{
+	self->fd[0] = -1;
+	self->fd[1] = -1;
+	self->ep = -1;
+	mflow_path(self->path, sizeof(self->path), 0);
+	if (access(self->path, F_OK))
+		SKIP(return, "%s missing: is mflow loaded?", self->path);
+	sigpipe_block();
+	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
+	self->fifo = fifo_size(_metadata, self->fd[0]);
+	self->ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, self->ep);
+}
+
+FIXTURE_TEARDOWN(mflow_poll)
+{
+	close_fd(&self->ep);
+	close_fd(&self->fd[0]);
+	close_fd(&self->fd[1]);
+}
+
+/* ---- the mask in each state ---- */
+
+FIXTURE(mflow_poll_state)
+{
+	char path[32];
+	int fd[2];
+};
+
+/*
+ * One state of a connection: what each endpoint does, in this order
+ * (send a byte, fill its outbound fifo, shut down), whether endpoint 1
+ * then detaches, and the mask each endpoint must show. Bits in @dontcare
+ * are not checked (where the contract leaves them open).
+ */
+FIXTURE_VARIANT(mflow_poll_state)
+{
+	bool send[2];
+	bool fill[2];
+	int shut[2];		/* MFLOW_SHUT_*, or -1 */
+	bool detach1;
+	short want[2];
+	short dontcare[2];
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, fresh)
+{
+	.shut = { -1, -1 },
+	.want = { OUT, OUT },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, data_for_1)
+{
+	.send = { true, false },
+	.shut = { -1, -1 },
+	.want = { OUT, IN | OUT },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, fifo_0_to_1_full)
+{
+	.fill = { true, false },
+	.shut = { -1, -1 },
+	.want = { 0, IN | OUT },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, shut_wr_0)
+{
+	.shut = { MFLOW_SHUT_WR, -1 },
+	.want = { OUT | ERR, IN | RDHUP | OUT },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, data_then_shut_wr_0)
+{
+	.send = { true, false },
+	.shut = { MFLOW_SHUT_WR, -1 },
+	.want = { OUT | ERR, IN | RDHUP | OUT },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, full_then_shut_wr_0)
+{
+	.fill = { true, false },
+	.shut = { MFLOW_SHUT_WR, -1 },
+	.want = { OUT | ERR, IN | RDHUP | OUT },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, shut_rd_0)
+{
+	.shut = { MFLOW_SHUT_RD, -1 },
+	.want = { IN | OUT, OUT | ERR },
+	.dontcare = { RDHUP, 0 },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, full_then_shut_rd_1)
+{
+	.fill = { true, false },
+	.shut = { -1, MFLOW_SHUT_RD },
+	.want = { OUT | ERR, IN | OUT },
+	.dontcare = { 0, RDHUP },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, shut_rdwr_0)
+{
+	.shut = { MFLOW_SHUT_RDWR, -1 },
+	.want = { IN | OUT | ERR, IN | RDHUP | OUT | ERR | HUP },
+	.dontcare = { RDHUP, 0 },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, shut_wr_both)
+{
+	.shut = { MFLOW_SHUT_WR, MFLOW_SHUT_WR },
+	.want = { IN | RDHUP | OUT | ERR | HUP, IN | RDHUP | OUT | ERR | HUP },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, shut_wr_0_shut_rd_1)
+{
+	.shut = { MFLOW_SHUT_WR, MFLOW_SHUT_RD },
+	.want = { OUT | ERR, IN | RDHUP | OUT },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, detach_1)
+{
+	.shut = { -1, -1 },
+	.detach1 = true,
+	.want = { IN | RDHUP | OUT | ERR | HUP, 0 },
+};
+
+FIXTURE_VARIANT_ADD(mflow_poll_state, data_then_detach_1)
+{
+	.send = { false, true },
+	.shut = { -1, -1 },
+	.detach1 = true,
+	.want = { IN | RDHUP | OUT | ERR | HUP, 0 },
+};
+
+FIXTURE_SETUP(mflow_poll_state)
+{
+	int i;
+
+	self->fd[0] = -1;
+	self->fd[1] = -1;
+	mflow_path(self->path, sizeof(self->path), 0);
+	if (access(self->path, F_OK))
+		SKIP(return, "%s missing: is mflow loaded?", self->path);
+	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
+	for (i = 0; i < 2; i++) {
+		if (variant->send[i])
+			ASSERT_EQ(1, write(self->fd[i], "s", 1));
+		if (variant->fill[i])
+			ASSERT_LT(0U, fill_fifo(self->fd[i], 0));
+	}
+	for (i = 0; i < 2; i++)
+		if (variant->shut[i] >= 0)
+			ASSERT_EQ(0, shut(self->fd[i], variant->shut[i]));
+	if (variant->detach1)
+		close_fd(&self->fd[1]);
+}
+
+FIXTURE_TEARDOWN(mflow_poll_state)
+{
+	close_fd(&self->fd[0]);
+	close_fd(&self->fd[1]);
+}
+
+/* poll, epoll and select all report the mask the contract gives. */
+TEST_F(mflow_poll_state, R11_poll_epoll_select_masks)
+{
+	int i, want_sel;
+	short mask, want;
+
+	for (i = 0; i < 2; i++) {
+		if (self->fd[i] < 0)
+			continue;
+		mask = ~variant->dontcare[i];
+		want = variant->want[i] & mask;
+		EXPECT_EQ(want, revents(self->fd[i]) & mask)
+			TH_LOG("poll, endpoint %d: 0x%x", i,
+			       revents(self->fd[i]));
+		EXPECT_EQ(want, epoll_revents(self->fd[i]) & mask)
+			TH_LOG("epoll, endpoint %d: 0x%x", i,
+			       epoll_revents(self->fd[i]));
+		want_sel = ((want & (IN | ERR | HUP)) != 0) |
+			   ((want & (OUT | ERR)) != 0) << 1;
+		EXPECT_EQ(want_sel, select_bits(self->fd[i]))
+			TH_LOG("select, endpoint %d", i);
+	}
+}
+
+/* ---- POLLOUT threshold ---- */
+
+/* POLLOUT needs PIPE_BUF bytes of room: 4095 is not enough. */
+TEST_F(mflow_poll, R11_pollout_needs_pipe_buf_room)
+{
+	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
+	EXPECT_EQ(0, revents(self->fd[0]));
+	ASSERT_EQ(0, drain_pat(self->fd[1], 0, MFLOW_PIPE_BUF - 1));
+	EXPECT_EQ(0, revents(self->fd[0]));
+	ASSERT_EQ(0, drain_pat(self->fd[1], MFLOW_PIPE_BUF - 1, 1));
+	EXPECT_EQ(OUT, revents(self->fd[0]));
+}
+
+/* ---- blocked pollers wake ---- */
+
+enum later_op { LATER_WRITE, LATER_DRAIN, LATER_SHUT_WR, LATER_DETACH };
+
+/*
+ * Fork a helper that sleeps a while, then does @op to endpoint @ep. For
+ * LATER_DETACH the test gives up its own descriptor of @ep, so that the
+ * helper's exit detaches the endpoint; otherwise the endpoint stays
+ * attached after the helper is gone.
+ */
+static pid_t later(FIXTURE_DATA(mflow_poll) *self, int ep, enum later_op op)
+{
+	pid_t pid = spawn();
+
+	if (pid > 0 && op == LATER_DETACH)
+		close_fd(&self->fd[ep]);
+	if (pid)
+		return pid;
+	close_fd(&self->fd[!ep]);
+	sleep_ms(300);
+	switch (op) {
+	case LATER_WRITE:
+		CHILD_CHECK(write(self->fd[ep], "w", 1) == 1);
+		break;
+	case LATER_DRAIN:
+		CHILD_CHECK(drain_pat(self->fd[ep], 0, self->fifo) == 0);
+		break;
+	case LATER_SHUT_WR:
+		CHILD_CHECK(shut(self->fd[ep], MFLOW_SHUT_WR) == 0);
+		break;
+	case LATER_DETACH:
+		break;
+	}
+	_exit(0);
+}
+
+/* poll() on endpoint 0 for @events, blocking up to 10 s: the revents. */
+static short poll_wait(int fd, short events)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	return poll(&pfd, 1, 10000) == 1 ? pfd.revents : -1;
+}
+
+TEST_F(mflow_poll, R11_poll_wakes_on_data)
+{
+	pid_t pid = later(self, 1, LATER_WRITE);
+
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(IN, poll_wait(self->fd[0], IN));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+TEST_F(mflow_poll, R11_poll_wakes_on_room)
+{
+	pid_t pid;
+
+	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
+	pid = later(self, 1, LATER_DRAIN);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(OUT, poll_wait(self->fd[0], OUT));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+TEST_F(mflow_poll, R11_poll_wakes_on_peer_shut_wr)
+{
+	pid_t pid = later(self, 1, LATER_SHUT_WR);
+
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(IN | RDHUP, poll_wait(self->fd[0], IN | RDHUP));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+/* POLLERR and POLLHUP come after a peer detach even when not asked. */
+TEST_F(mflow_poll, R11_err_hup_reported_unasked)
+{
+	pid_t pid = later(self, 1, LATER_DETACH);
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(OUT | ERR | HUP, poll_wait(self->fd[0], OUT));
+}
+
+TEST_F(mflow_poll, R11_poll_blocked_wakes_on_peer_detach)
+{
+	pid_t pid;
+
+	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
+	pid = later(self, 1, LATER_DETACH);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(OUT | ERR | HUP, poll_wait(self->fd[0], OUT));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+TEST_F(mflow_poll, R11_select_wakes_on_data)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	pid_t pid = later(self, 1, LATER_WRITE);
+	fd_set rd;
+
+	ASSERT_LT(0, pid);
+	FD_ZERO(&rd);
+	FD_SET(self->fd[0], &rd);
+	EXPECT_EQ(1, select(self->fd[0] + 1, &rd, NULL, NULL, &tv));
+	EXPECT_TRUE(FD_ISSET(self->fd[0], &rd));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+TEST_F(mflow_poll, R11_epoll_wait_wakes_on_data)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, out = {};
+	pid_t pid;
+
+	ASSERT_EQ(0, epoll_ctl(self->ep, EPOLL_CTL_ADD, self->fd[0], &ev));
+	pid = later(self, 1, LATER_WRITE);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(1, epoll_wait(self->ep, &out, 1, 10000));
+	EXPECT_EQ((__u32)(EPOLLIN), out.events);
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+/* ---- edge-triggered epoll ---- */
+
+static void add_et(struct __test_metadata *_metadata, int ep, int fd,
+		   __u32 events)
+{
+	struct epoll_event ev = { .events = events | EPOLLET };
+
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+}
+
+/* Events of the next epoll edge within @ms, 0 if none, ~0 on error. */
+static __u32 edge(int ep, int ms)
+{
+	struct epoll_event out[2];
+	int n = epoll_wait(ep, out, 2, ms);
+
+	return n == 1 ? out[0].events : n == 0 ? 0 : ~0U;
+}
+
+/* Each time data lands in the drained stream, one EPOLLIN edge. */
+TEST_F(mflow_poll, R11_epoll_et_edge_per_arrival)
+{
+	char buf[4];
+	int round;
+
+	add_et(_metadata, self->ep, self->fd[1], EPOLLIN);
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	for (round = 0; round < 3; round++) {
+		ASSERT_EQ(2, write(self->fd[0], "ab", 2));
+		EXPECT_EQ((__u32)EPOLLIN, edge(self->ep, 5000));
+		EXPECT_EQ(0U, edge(self->ep, 0));
+		ASSERT_EQ(2, read(self->fd[1], buf, sizeof(buf)));
+		EXPECT_EQ(0U, edge(self->ep, 0));
+	}
+}
+
+/*
+ * After the fifo filled up, one EPOLLOUT edge comes when the room is
+ * back to PIPE_BUF, even if the reader frees it in small steps.
+ */
+TEST_F(mflow_poll, R11_epoll_et_out_edge_when_room_returns)
+{
+	int i;
+
+	add_et(_metadata, self->ep, self->fd[0], EPOLLOUT);
+	EXPECT_EQ((__u32)EPOLLOUT, edge(self->ep, 0));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, drain_pat(self->fd[1], i * 1000, 1000));
+		EXPECT_EQ(0U, edge(self->ep, 0));
+	}
+	ASSERT_EQ(0, drain_pat(self->fd[1], 4000, 1000));
+	EXPECT_EQ((__u32)EPOLLOUT, edge(self->ep, 5000));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+}
+
+/* The peer's write shutdown is one edge: EPOLLIN (EOF) and EPOLLRDHUP. */
+TEST_F(mflow_poll, R11_epoll_et_rdhup_edge)
+{
+	add_et(_metadata, self->ep, self->fd[1], EPOLLIN | EPOLLRDHUP);
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	ASSERT_EQ(0, shut(self->fd[0], MFLOW_SHUT_WR));
+	EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP), edge(self->ep, 5000));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+}
+
+/* A detach is an edge for a peer that waits edge-triggered. */
+TEST_F(mflow_poll, R11_epoll_et_edge_on_peer_detach)
+{
+	pid_t pid;
+
+	add_et(_metadata, self->ep, self->fd[0], EPOLLIN | EPOLLRDHUP);
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	pid = later(self, 1, LATER_DETACH);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
+		  edge(self->ep, 10000));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+TEST_HARNESS_MAIN

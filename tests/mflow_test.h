@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the mflow userspace tests: attaching both endpoints of
+ * a console, ioctl wrappers, a byte pattern keyed by stream offset, helper
+ * processes that die with the test, and signal plumbing.
+ *
+ * Every test attaches both endpoints of its console and lets both detach
+ * before it ends, so the next test finds the console idle.
+ */
+#ifndef MFLOW_TEST_H
+#define MFLOW_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <linux/mflow.h>
+
+#include "kselftest_harness.h"
+
+#define MFLOW_PIPE_BUF	4096U	/* atomicity and POLLOUT threshold */
+#define MSEC		1000000ULL	/* ns */
+
+/* Is @bit set in @flags, as an int for EXPECT_TRUE()/EXPECT_FALSE(). */
+#define HAS(flags, bit)	(((flags) & (bit)) != 0)
+
+/* Console path for a suite: $MFLOW_CONSOLE (a number) overrides @def. */
+static inline int mflow_path(char *buf, size_t len, int def)
+{
+	const char *env = getenv("MFLOW_CONSOLE");
+	int n = env ? atoi(env) : def;
+
+	snprintf(buf, len, "/dev/mflow%d", n);
+	return n;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static inline void sleep_ms(unsigned int ms)
+{
+	usleep(ms * 1000);
+}
+
+/* An address nothing is mapped at, hidden from the compiler's checks. */
+static inline void *bad_ptr(void)
+{
+	void *p = (void *)1;
+
+	__asm__("" : "+r" (p));
+	return p;
+}
+
+/* ---- ioctl wrappers: the value, or -errno ---- */
+
+static inline int mflow_info(int fd, struct mflow_info *info)
+{
+	memset(info, 0xa5, sizeof(*info));
+	return ioctl(fd, MFLOW_IOC_INFO, info) ? -errno : 0;
+}
+
+static inline int mflow_stats(int fd, struct mflow_stats *st)
+{
+	memset(st, 0xa5, sizeof(*st));
+	return ioctl(fd, MFLOW_IOC_STATS, st) ? -errno : 0;
+}
+
+/* MFLOW_INFO_* flags, or ~0 when the ioctl fails. */
+static inline __u32 info_flags(int fd)
+{
+	struct mflow_info info;
+
+	return mflow_info(fd, &info) ? ~0U : info.flags;
+}
+
+static inline long fionread(int fd)
+{
+	int n = -1;
+
+	return ioctl(fd, FIONREAD, &n) ? -errno : n;
+}
+
+static inline long outq(int fd)
+{
+	__u32 n = ~0U;
+
+	return ioctl(fd, MFLOW_IOC_OUTQ, &n) ? -errno : (long)n;
+}
+
+static inline int shut(int fd, __u32 how)
+{
+	return ioctl(fd, MFLOW_IOC_SHUTDOWN, &how) ? -errno : 0;
+}
+
+/* MFLOW_IOC_CLOSE waiting at most @ns. */
+static inline int close_within(int fd, __u64 ns)
+{
+	struct mflow_close_args args = {
+		.timeout_ns = ns,
+		.flags = MFLOW_CLOSE_TIMEOUT,
+	};
+
+	return ioctl(fd, MFLOW_IOC_CLOSE, &args) ? -errno : 0;
+}
+
+/* MFLOW_IOC_CLOSE without a time limit. */
+static inline int close_wait(int fd)
+{
+	return ioctl(fd, MFLOW_IOC_CLOSE, NULL) ? -errno : 0;
+}
+
+static inline int set_opts(int fd, __u32 opts)
+{
+	return ioctl(fd, MFLOW_IOC_SET_OPTS, &opts) ? -errno : 0;
+}
+
+static inline int set_nonblock(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, fl) ? -errno : 0;
+}
+
+/* ---- byte pattern: byte at stream offset @off ---- */
+
+static inline uint8_t pat(uint64_t off)
+{
+	return (uint8_t)((off * 2654435761U) >> 13 ^ off >> 9);
+}
+
+static inline void pat_fill(void *buf, uint64_t off, size_t len)
+{
+	uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pat(off + i);
+}
+
+/* Index of the first byte of @buf that is not pat(@off...), or -1. */
+static inline long pat_mismatch(const void *buf, uint64_t off, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != pat(off + i))
+			return (long)i;
+	return -1;
+}
+
+/* Read until @len bytes, EOF or an error; the bytes read, or -errno. */
+static inline ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < len) {
+		r = read(fd, (char *)buf + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return got ? (ssize_t)got : -errno;
+		if (r == 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+/*
+ * Write pattern bytes from stream offset @off with O_NONBLOCK until the
+ * fifo refuses more; the bytes written.
+ */
+static inline size_t fill_fifo(int fd, uint64_t off)
+{
+	static uint8_t chunk[65536];
+	int fl = fcntl(fd, F_GETFL);
+	size_t total = 0;
+	ssize_t r;
+
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	for (;;) {
+		pat_fill(chunk, off + total, sizeof(chunk));
+		r = write(fd, chunk, sizeof(chunk));
+		if (r <= 0)
+			break;
+		total += r;
+	}
+	fcntl(fd, F_SETFL, fl);
+	return total;
+}
+
+/* Read and check @len pattern bytes from offset @off; 0 or -1. */
+static inline int drain_pat(int fd, uint64_t off, size_t len)
+{
+	static uint8_t chunk[65536];
+	size_t n;
+
+	while (len) {
+		n = len < sizeof(chunk) ? len : sizeof(chunk);
+		if (read_full(fd, chunk, n) != (ssize_t)n)
+			return -1;
+		if (pat_mismatch(chunk, off, n) >= 0)
+			return -1;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Wait up to @ms for @fd to become readable (data or EOF). */
+static inline bool wait_readable(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+/* ---- attaching ---- */
+
+/*
+ * Attach endpoint 0 of @path. A console an earlier, failed test left
+ * half used (endpoint 0 gone, endpoint 1 never attached) hands out
+ * endpoint 1: take it and drop it, which ends that connection, then try
+ * again. EBUSY is retried for a while: a killed helper process of an
+ * earlier test may still hold a file.
+ */
+static inline int mflow_attach0(struct __test_metadata *_metadata,
+				const char *path, int flags)
+{
+	struct mflow_info info;
+	int tries, fd;
+
+	for (tries = 0; tries < 300; tries++) {
+		fd = open(path, flags | O_CLOEXEC);
+		if (fd < 0 && errno == EBUSY) {
+			sleep_ms(10);
+			continue;
+		}
+		ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+		ASSERT_EQ(0, mflow_info(fd, &info));
+		if (info.endpoint == 0)
+			return fd;
+		TH_LOG("%s: ending a connection an earlier test left half used",
+		       path);
+		close(fd);
+	}
+	ASSERT_TRUE(false) TH_LOG("%s stayed busy", path);
+	return -1;
+}
+
+/* Attach endpoint 0 with @f0 and endpoint 1 with @f1 into @fd[0..1]. */
+static inline void mflow_open_pair(struct __test_metadata *_metadata,
+				   const char *path, int f0, int f1, int fd[2])
+{
+	struct mflow_info info;
+
+	fd[0] = mflow_attach0(_metadata, path, f0);
+	fd[1] = open(path, f1 | O_CLOEXEC);
+	ASSERT_LE(0, fd[1]) TH_LOG("second open of %s: %s", path,
+				   strerror(errno));
+	ASSERT_EQ(0, mflow_info(fd[1], &info));
+	ASSERT_EQ(1U, info.endpoint);
+}
+
+static inline void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static inline unsigned int fifo_size(struct __test_metadata *_metadata,
+				     int fd)
+{
+	struct mflow_info info;
+
+	ASSERT_EQ(0, mflow_info(fd, &info));
+	ASSERT_LE(MFLOW_PIPE_BUF, info.fifo_size);
+	ASSERT_EQ(0U, info.fifo_size & (info.fifo_size - 1));
+	return info.fifo_size;
+}
+
+/* ---- helper processes ---- */
+
+/*
+ * Checks inside a forked helper: on failure say where on stderr and exit
+ * non-zero; the test reaps the helper and asserts on its exit code.
+ */
+#define CHILD_CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "# %s:%d: helper: %s failed (errno %d)\n", \
+			__FILE__, __LINE__, #cond, errno);		\
+		_exit(1);						\
+	}								\
+} while (0)
+
+/* fork() a helper that gets SIGKILL if the test process goes away. */
+static inline pid_t spawn(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(2);
+	}
+	return pid;
+}
+
+/*
+ * Wait up to @ms for @pid: its exit code, 128 + signal if killed, or -1
+ * if it had to be killed for running too long.
+ */
+static inline int reap(pid_t pid, unsigned int ms)
+{
+	uint64_t end = now_ns() + ms * MSEC;
+	int status;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -1;
+		if (now_ns() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		sleep_ms(2);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+/* Scheduler state letter of task @tid (any thread), or 0 if gone. */
+static inline char task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Wait until task @tid sleeps interruptibly (blocked in a syscall), then
+ * make sure it stays asleep for a moment; false if it never does.
+ */
+static inline bool wait_blocked(pid_t tid)
+{
+	uint64_t end = now_ns() + 10000 * MSEC;
+
+	while (now_ns() < end) {
+		if (task_state(tid) == 'S') {
+			sleep_ms(100);
+			if (task_state(tid) == 'S')
+				return true;
+		}
+		sleep_ms(2);
+	}
+	return false;
+}
+
+/* ---- signals ---- */
+
+static inline void nop_handler(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Deliver SIGALRM every @ms, to a handler installed without SA_RESTART,
+ * so that a blocking call fails with EINTR whenever it starts waiting.
+ */
+static inline void interrupt_every(unsigned int ms)
+{
+	struct sigaction sa = { .sa_handler = nop_handler };
+	struct itimerval it = {
+		.it_value = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 },
+		.it_interval = { .tv_sec = ms / 1000,
+				 .tv_usec = ms % 1000 * 1000 },
+	};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static inline void interrupt_stop(void)
+{
+	struct itimerval it = {};
+
+	setitimer(ITIMER_REAL, &it, NULL);
+	signal(SIGALRM, SIG_IGN);
+}
+
+/* Keep SIGPIPE pending instead of fatal, so tests can look for it. */
+static inline void sigpipe_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Was SIGPIPE raised since the last call? Consumes it. */
+static inline bool sigpipe_taken(void)
+{
+	struct timespec zero = {};
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	return sigtimedwait(&set, NULL, &zero) == SIGPIPE;
+}
+
+#endif /* MFLOW_TEST_H */
