@@ -41,10 +41,17 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include "mflow_compat.h"
 #include "mflow_core.h"
+
+/*
+ * Bytes copied between publishing the indices and waking the other side,
+ * so that a large transfer keeps reader and writer copying side by side.
+ */
+#define MFLOW_PIECE	((size_t)SZ_64K)
 
 static unsigned int mflow_fifo_bytes(struct mflow_dir *d)
 {
@@ -159,13 +166,15 @@ static void mflow_wake_writer(struct mflow_dir *d)
 	/* wq_has_sleeper() orders the out index store before the checks. */
 	if (wq_has_sleeper(&d->wr_wait) &&
 	    mflow_room(d) >= READ_ONCE(d->wr_need))
-		wake_up_interruptible_poll(&d->wr_wait, EPOLLOUT | EPOLLWRNORM);
+		wake_up_interruptible_sync_poll(&d->wr_wait,
+						EPOLLOUT | EPOLLWRNORM);
 }
 
 static void mflow_wake_reader(struct mflow_dir *d)
 {
 	if (wq_has_sleeper(&d->rd_wait))
-		wake_up_interruptible_poll(&d->rd_wait, EPOLLIN | EPOLLRDNORM);
+		wake_up_interruptible_sync_poll(&d->rd_wait,
+						EPOLLIN | EPOLLRDNORM);
 }
 
 /* The writer of @d is done: the reader drains, then sees EOF. */
@@ -222,8 +231,8 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	struct mflow_dir *d = ep->in;
 	size_t want = iov_iter_count(to);
 	unsigned int avail;
+	size_t done, n;
 	ssize_t ret;
-	size_t n;
 
 	if (!want)
 		return 0;
@@ -260,15 +269,26 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		}
 	}
 
-	n = mflow_fifo_to_iter(d, to, min_t(size_t, avail, want));
-	if (!n) {
+	/* Keep going while the writer keeps adding, up to the count asked. */
+	done = 0;
+	while (done < want && avail) {
+		size_t piece = min3(want - done, (size_t)avail, MFLOW_PIECE);
+
+		n = mflow_fifo_to_iter(d, to, piece);
+		done += n;
+		if (n)
+			mflow_wake_writer(d);
+		if (n < piece)
+			break;
+		avail = mflow_used(d);
+	}
+	if (!done) {
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	ep->read_bytes += n;
+	ep->read_bytes += done;
 	ep->read_ops++;
-	mflow_wake_writer(d);
-	ret = n;
+	ret = done;
 out_unlock:
 	mutex_unlock(&d->rd_lock);
 	return ret;
@@ -343,7 +363,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 				break;
 			continue;
 		}
-		chunk = min_t(size_t, left, room);
+		chunk = min3(left, (size_t)room, MFLOW_PIECE);
 		n = mflow_fifo_from_iter(d, from, chunk);
 		if (n && !mflow_publish(d, n)) {
 			ret = -EPIPE;
@@ -404,7 +424,7 @@ EXPORT_SYMBOL_IF_KUNIT(mflow_shutdown);
  * it again is harmless.
  *
  * Return: 0 once the peer has closed, -EAGAIN (@nonblock), -ETIMEDOUT, or
- * -ERESTARTSYS if a signal ended the wait.
+ * -ERESTARTSYS (-EINTR with a timeout) if a signal ended the wait.
  */
 int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock)
 {
@@ -421,8 +441,8 @@ int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock)
 	left = wait_event_interruptible_timeout(ep->con->close_wait,
 						READ_ONCE(peer_out->wr_shut),
 						timeout);
-	if (left < 0)
-		return -ERESTARTSYS;
+	if (left < 0) /* A restart would start the timeout over. */
+		return timeout == MAX_SCHEDULE_TIMEOUT ? -ERESTARTSYS : -EINTR;
 	return left ? 0 : -ETIMEDOUT;
 }
 EXPORT_SYMBOL_IF_KUNIT(mflow_close);
