@@ -7,6 +7,7 @@
 #   make demo            show two processes talking over /dev/mflow0
 #   make check           every test suite on every kernel of the matrix
 #   make check-harness   prove the harness reports failures
+#   make bench           mflow against pipe, socketpair and pty, in a VM
 #   make checkpatch      kernel style check of every kernel source
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -15,7 +16,7 @@ OUT ?= $(SRC)/out
 KSRC = $(shell bash -c '. $(SRC)/scripts/lib.sh && source_tree')
 
 .PHONY: all modules install modules_install clean setup kernel matrix \
-	tests tools demo check check-harness checkpatch
+	tests tools demo bench check check-harness checkpatch
 
 all: modules
 
@@ -50,6 +51,9 @@ tools:
 
 demo: setup
 	scripts/demo
+
+bench: setup
+	scripts/bench
 
 check: matrix tests
 	scripts/check
