@@ -63,4 +63,4 @@ check-harness: kernel
 
 checkpatch: setup
 	perl $(KSRC)/scripts/checkpatch.pl --no-tree --strict --terse -f \
-		module/*.c module/*.h kunit/*.c include/uapi/linux/mflow.h
+		module/*.c module/*.h kunit/*.c kunit/*.h include/uapi/linux/mflow.h

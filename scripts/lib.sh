@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0
 # Shared settings for mflow's scripts: where caches live and which kernels
 # make up the test matrix. Sourced, never run.
