@@ -17,6 +17,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -159,6 +160,21 @@ static long mflow_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+/* /proc/<pid>/fdinfo/<fd>: which console and endpoint, and its state. */
+static void mflow_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct mflow_endpoint *ep = file->private_data;
+	struct mflow_info info;
+
+	mflow_get_info(ep, &info);
+	seq_printf(m, "mflow-console:\t%u\n", info.console);
+	seq_printf(m, "mflow-endpoint:\t%u\n", info.endpoint);
+	seq_printf(m, "mflow-connection:\t%llu\n", info.connection);
+	seq_printf(m, "mflow-flags:\t%#x\n", info.flags);
+	seq_printf(m, "mflow-inq:\t%u\n", mflow_readable(ep));
+	seq_printf(m, "mflow-outq:\t%u\n", mflow_outq(ep));
+}
+
 static const struct file_operations mflow_fops = {
 	.owner		= THIS_MODULE,
 	.open		= mflow_open,
@@ -168,6 +184,7 @@ static const struct file_operations mflow_fops = {
 	.poll		= mflow_fop_poll,
 	.unlocked_ioctl	= mflow_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.show_fdinfo	= mflow_show_fdinfo,
 };
 
 /* sysfs: /sys/class/mflow/mflowN/, one value a file, readable by all. */

@@ -122,6 +122,33 @@ TEST_F(mflow_ioctl, R13_info_fields)
 	EXPECT_EQ(0ULL, i1.reserved);
 }
 
+/* /proc/self/fdinfo names the console, the endpoint and the queues. */
+TEST_F(mflow_ioctl, R13_fdinfo_names_console_and_endpoint)
+{
+	char path[64], buf[1024], want[64];
+	struct mflow_info info;
+	ssize_t n;
+	int fd;
+
+	ASSERT_EQ(0, mflow_info(self->fd[1], &info));
+	ASSERT_EQ(3, write(self->fd[0], "abc", 3));
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", self->fd[1]);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_LT(0, n);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "mflow-console:\t%u\n", info.console);
+	EXPECT_NE(NULL, strstr(buf, want));
+	EXPECT_NE(NULL, strstr(buf, "mflow-endpoint:\t1\n"));
+	snprintf(want, sizeof(want), "mflow-connection:\t%llu\n",
+		 (unsigned long long)info.connection);
+	EXPECT_NE(NULL, strstr(buf, want));
+	EXPECT_NE(NULL, strstr(buf, "mflow-inq:\t3\n"));
+	EXPECT_NE(NULL, strstr(buf, "mflow-outq:\t0\n"));
+}
+
 /* Each state change shows in the flags of both endpoints. */
 TEST_F(mflow_ioctl, R13_info_flags_follow_state)
 {
