@@ -9,14 +9,21 @@
 #   make check-harness   prove the harness reports failures
 #   make bench           mflow against pipe, socketpair and pty, in a VM
 #   make checkpatch      kernel style check of every kernel source
+#   make compile-matrix  compile mflow for more Debian kernels (5.10 .. 7.x)
+#   make dkms            register with DKMS and install for the running kernel
+#   make dkms-remove     unregister from DKMS
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 SRC := $(CURDIR)
 OUT ?= $(SRC)/out
 KSRC = $(shell bash -c '. $(SRC)/scripts/lib.sh && source_tree')
+# mflow's version lives in dkms.conf alone.
+MFLOW_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(SRC)/dkms.conf)
+DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 
 .PHONY: all modules install modules_install clean setup kernel matrix \
-	tests tools demo bench check check-harness checkpatch
+	tests tools demo bench check check-harness checkpatch compile-matrix \
+	dkms dkms-add dkms-remove
 
 all: modules
 
@@ -43,6 +50,12 @@ kernel: setup
 matrix: kernel
 	scripts/build-matrix
 
+# Compile-only: mflow.ko (and the KUnit objects from 6.12 on) against the
+# headers of bullseye, trixie, trixie-backports and sid kernels, fetched
+# into the cache; nothing boots. See the header of scripts/compile-matrix.
+compile-matrix:
+	scripts/compile-matrix
+
 tests: setup
 	$(MAKE) -C tests O=$(OUT)/tests KSFT_INC=$(KSRC)/tools/testing/selftests
 
@@ -64,3 +77,22 @@ check-harness: kernel
 checkpatch: setup
 	perl $(KSRC)/scripts/checkpatch.pl --no-tree --strict --terse -f \
 		module/*.c module/*.h kunit/*.c kunit/*.h include/uapi/linux/mflow.h
+
+# DKMS builds from its own copy of the sources, without the KUnit suites.
+# dkms-add registers that copy; dkms also installs for DKMS_KERNEL; with
+# AUTOINSTALL, DKMS rebuilds mflow for every kernel installed later.
+DKMS_KERNEL ?= $(shell uname -r)
+
+dkms: dkms-add
+	dkms install -m mflow -v $(MFLOW_VERSION) -k $(DKMS_KERNEL)
+
+dkms-add: dkms-remove
+	mkdir -p $(DKMS_SRC)
+	cp -r $(SRC)/dkms.conf $(SRC)/Kbuild $(SRC)/module $(SRC)/include \
+		$(DKMS_SRC)/
+	dkms add -m mflow -v $(MFLOW_VERSION)
+
+dkms-remove:
+	if dkms status -m mflow -v $(MFLOW_VERSION) | grep -q .; then \
+		dkms remove -m mflow -v $(MFLOW_VERSION) --all; fi
+	rm -rf $(DKMS_SRC)

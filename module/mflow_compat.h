@@ -15,6 +15,22 @@
 #error "mflow needs Linux 5.10 or later"
 #endif
 
+/*
+ * <kunit/visibility.h> came with 6.2 (and 6.1.y); 5.10 lacks it. The
+ * fallback is its own definition, so the core's symbols are static and
+ * unexported unless KUnit is on. Include this header instead of it.
+ */
+#if __has_include(<kunit/visibility.h>)
+#include <kunit/visibility.h>
+#elif IS_ENABLED(CONFIG_KUNIT)
+#define VISIBLE_IF_KUNIT
+#define EXPORT_SYMBOL_IF_KUNIT(symbol) \
+	EXPORT_SYMBOL_NS(symbol, EXPORTED_FOR_KUNIT_TESTING)
+#else
+#define VISIBLE_IF_KUNIT static
+#define EXPORT_SYMBOL_IF_KUNIT(symbol)
+#endif
+
 /* 6.1 renamed the iov_iter directions; older kernels use READ/WRITE. */
 #ifndef ITER_DEST
 #define ITER_DEST	READ

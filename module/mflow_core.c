@@ -33,7 +33,6 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <kunit/visibility.h>
 #include <linux/err.h>
 #include <linux/ktime.h>
 #include <linux/limits.h>
