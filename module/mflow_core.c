@@ -588,7 +588,7 @@ static void mflow_dir_free(struct mflow_dir *d)
 
 static int mflow_dir_alloc(struct mflow_dir *d, unsigned int size)
 {
-	void *buf = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+	void *buf = kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 
 	if (!buf)
 		return -ENOMEM;

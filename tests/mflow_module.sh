@@ -6,9 +6,10 @@
 # endpoints detached), the sysfs attributes, and consoles used by plain
 # shell redirections (R1, R3, R4, R10).
 #
-# Needs root and mflow loaded with default parameters. Runs last: it also
-# checks that the suites before it left every console idle. It never
-# unloads the module (the runner does that at the end).
+# Needs root and mflow loaded with default parameters. Runs after every
+# other suite that uses consoles (only mflow_params.sh, which reloads the
+# module, comes later): it also checks that the suites before it left every
+# console idle. It never unloads the module.
 
 set -u
 

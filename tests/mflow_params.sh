@@ -1,0 +1,284 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# mflow's module parameters, with TAP output: unloading once every
+# console is idle (R15), out-of-range or malformed values refused at load
+# with a message naming the allowed range and nothing left behind (R14),
+# good values honoured (fifo_size rounded up to a power of two), and the
+# module loaded again with its defaults.
+#
+# Needs root, mflow loaded with idle consoles and MFLOW_KO, the absolute
+# path of the mflow.ko that was loaded (scripts/guest-run exports it).
+# Runs last: it unloads the module. Whatever happens, it exits with
+# mflow loaded from MFLOW_KO with default parameters, so the runner can
+# still unload it.
+
+set -u
+
+MOD=mflow
+CLASS=/sys/class/mflow
+SYSMOD=/sys/module/$MOD
+DEF_CONSOLES=4
+DEF_FIFO=262144
+
+ntest=0
+nfail=0
+
+diag() {
+	local line
+
+	while IFS= read -r line; do
+		echo "# $line"
+	done <<<"$*"
+}
+
+# run_test NAME: run the shell function NAME, report ok / not ok.
+run_test() {
+	local name=$1 out rc
+
+	ntest=$((ntest + 1))
+	out=$("$name" 2>&1)
+	rc=$?
+	[ -n "$out" ] && diag "$out"
+	case $rc in
+	0) echo "ok $ntest $name" ;;
+	4) echo "ok $ntest $name # SKIP" ;;
+	*) echo "not ok $ntest $name"; nfail=$((nfail + 1)) ;;
+	esac
+}
+
+fail() {
+	echo "$*"
+	return 1
+}
+
+# kmsg_mark: the time stamp of the last kernel log line, to see what
+# comes after it (dmesg -c would take the log from the runner's check).
+kmsg_mark() {
+	dmesg | tail -n 1 | sed -n 's/^\[ *\([0-9]*\.[0-9]*\)\].*/\1/p'
+}
+
+# kmsg_since MARK: the kernel log lines stamped after MARK.
+kmsg_since() {
+	dmesg | awk -v t0="${1:-0}" '
+		match($0, /^\[ *[0-9]+\.[0-9]+\]/) {
+			t = substr($0, RSTART + 1, RLENGTH - 2) + 0
+			if (t > t0 + 0)
+				print
+		}'
+}
+
+loaded() {
+	[ -d "$SYSMOD" ]
+}
+
+param() {
+	cat "$SYSMOD/parameters/$1" 2>/dev/null
+}
+
+# ensure_default: mflow loaded from MFLOW_KO with default parameters.
+ensure_default() {
+	if loaded && [ "$(param consoles)" = $DEF_CONSOLES ] &&
+		[ "$(param fifo_size)" = $DEF_FIFO ]; then
+		return 0
+	fi
+	if loaded && ! rmmod $MOD; then
+		echo "# cannot unload $MOD to put the defaults back"
+		return 1
+	fi
+	if ! insmod "$MFLOW_KO"; then
+		echo "# cannot load $MFLOW_KO with its defaults"
+		return 1
+	fi
+}
+
+# Everything idle by now: the module goes, and takes its nodes along.
+R15_params_rmmod_when_idle() {
+	local d out rc=0
+
+	loaded || fail "$MOD is not loaded" || return
+	for d in "$CLASS"/"$MOD"*; do
+		[ "$(cat "$d/state")" = idle ] && continue
+		echo "${d##*/}: '$(cat "$d/state")', left in use"
+		rc=1
+	done
+	out=$(rmmod $MOD 2>&1) || fail "rmmod $MOD: $out" || return
+	! loaded || fail "$SYSMOD still there" || return
+	[ ! -e "/dev/${MOD}0" ] || fail "/dev/${MOD}0 still there" || return
+	[ ! -e "$CLASS" ] || fail "$CLASS still there" || return
+	return $rc
+}
+
+# refused PARAM=VALUE REGEX: insmod with it fails with EINVAL, the kernel
+# log gains a line matching REGEX, and no trace of the module is left.
+refused() {
+	local mark out rc=0 log
+
+	if loaded; then
+		echo "$MOD is loaded: cannot try $1"
+		return 1
+	fi
+	mark=$(kmsg_mark)
+	if out=$(insmod "$MFLOW_KO" "$1" 2>&1); then
+		echo "insmod $MOD $1 succeeded"
+		rmmod $MOD
+		return 1
+	fi
+	echo "insmod $1: $out"
+	case $out in
+	*"Invalid parameters"* | *"Invalid argument"*) ;;
+	*) echo "want EINVAL (Invalid parameters)"; rc=1 ;;
+	esac
+	log=$(kmsg_since "$mark")
+	if ! grep -Eq "$2" <<<"$log"; then
+		echo "no kernel message matching '$2'; got:"
+		echo "$log"
+		rc=1
+	fi
+	grep -E "$2" <<<"$log" | sed 's/^/kernel: /'
+	loaded && { echo "$SYSMOD exists"; rc=1; }
+	[ -e "/dev/${MOD}0" ] && { echo "/dev/${MOD}0 exists"; rc=1; }
+	[ -e "$CLASS" ] && { echo "$CLASS exists"; rc=1; }
+	return $rc
+}
+
+# The messages of mflow_check_params(), for the value VALUE.
+range_consoles() {
+	echo "mflow: consoles=$1 is out of range: allowed 1\.\.4096\$"
+}
+
+range_fifo() {
+	echo "mflow: fifo_size=$1 is out of range: allowed 4096\.\.67108864 bytes\$"
+}
+
+R14_params_consoles_0_refused() {
+	refused consoles=0 "$(range_consoles 0)"
+}
+
+R14_params_consoles_4097_refused() {
+	refused consoles=4097 "$(range_consoles 4097)"
+}
+
+R14_params_fifo_size_0_refused() {
+	refused fifo_size=0 "$(range_fifo 0)"
+}
+
+R14_params_fifo_size_4095_refused() {
+	refused fifo_size=4095 "$(range_fifo 4095)"
+}
+
+R14_params_fifo_size_67108865_refused() {
+	refused fifo_size=67108865 "$(range_fifo 67108865)"
+}
+
+# Not a number: the kernel's parameter parser refuses it before init.
+R14_params_consoles_abc_refused() {
+	refused consoles=abc "mflow: .abc' invalid for parameter .consoles'"
+}
+
+# consoles=2 fifo_size=5000: two nodes, 8192-byte fifos, and they work.
+R15_params_good_values_load() {
+	local mark out f v got a b rc=0
+
+	mark=$(kmsg_mark)
+	out=$(insmod "$MFLOW_KO" consoles=2 fifo_size=5000 2>&1) ||
+		fail "insmod consoles=2 fifo_size=5000: $out" || return
+	for f in "/dev/${MOD}0" "/dev/${MOD}1"; do
+		[ -c "$f" ] || { echo "$f: no char device"; rc=1; }
+	done
+	[ ! -e "/dev/${MOD}2" ] || { echo "/dev/${MOD}2 exists"; rc=1; }
+	[ ! -e "$CLASS/${MOD}2" ] || { echo "$CLASS/${MOD}2 exists"; rc=1; }
+	for f in "$SYSMOD/parameters/consoles 2" \
+		"$SYSMOD/parameters/fifo_size 8192" \
+		"$CLASS/${MOD}0/fifo_size 8192" "$CLASS/${MOD}1/fifo_size 8192"; do
+		v=$(cat "${f% *}" 2>&1)
+		[ "$v" = "${f##* }" ] ||
+			{ echo "${f% *}: '$v', want ${f##* }"; rc=1; }
+	done
+	kmsg_since "$mark" | grep -q "mflow: 2 consoles, 8192 bytes per direction" ||
+		{ echo "no 'mflow: 2 consoles, 8192 bytes per direction' line"; rc=1; }
+
+	exec {a}<>"/dev/${MOD}1" || return
+	exec {b}<>"/dev/${MOD}1" || { exec {a}>&-; return 1; }
+	printf 'hello' >&"$a"
+	got=
+	IFS= read -r -t 5 -N 5 -u "$b" got
+	[ "$got" = hello ] || { echo "read back '$got', want 'hello'"; rc=1; }
+	printf 'back' >&"$b"
+	got=
+	IFS= read -r -t 5 -N 4 -u "$a" got
+	[ "$got" = back ] || { echo "read back '$got', want 'back'"; rc=1; }
+	exec {a}>&- {b}>&-
+	[ "$(cat "$CLASS/${MOD}1/state")" = idle ] ||
+		{ echo "${MOD}1 not idle after both closed"; rc=1; }
+	return $rc
+}
+
+R15_params_rmmod_after_use() {
+	local out
+
+	loaded || fail "$MOD is not loaded" || return
+	out=$(rmmod $MOD 2>&1) || fail "rmmod $MOD: $out" || return
+	! loaded || fail "$SYSMOD still there" || return
+	[ ! -e "/dev/${MOD}0" ] || fail "/dev/${MOD}0 still there"
+}
+
+# Back to the defaults for the runner: 4 consoles of 256 KiB.
+R15_params_defaults_reload() {
+	local out n
+
+	loaded && { rmmod $MOD || return; }
+	out=$(insmod "$MFLOW_KO" 2>&1) || fail "insmod $MFLOW_KO: $out" ||
+		return
+	[ "$(param consoles)" = $DEF_CONSOLES ] ||
+		fail "consoles '$(param consoles)'" || return
+	[ "$(param fifo_size)" = $DEF_FIFO ] ||
+		fail "fifo_size '$(param fifo_size)'" || return
+	for n in 0 1 2 3; do
+		[ -c "/dev/$MOD$n" ] || fail "/dev/$MOD$n: no char device" ||
+			return
+	done
+}
+
+echo "TAP version 13"
+if [ -z "${MFLOW_KO:-}" ]; then
+	echo "1..0 # SKIP MFLOW_KO not set"
+	exit 4
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root"
+	exit 4
+fi
+if ! command -v insmod >/dev/null || ! command -v rmmod >/dev/null; then
+	echo "1..0 # SKIP no insmod/rmmod"
+	exit 4
+fi
+if [ ! -r "$MFLOW_KO" ]; then
+	echo "1..0 # SKIP cannot read MFLOW_KO=$MFLOW_KO"
+	exit 4
+fi
+trap 'ensure_default || exit 1' EXIT
+
+echo "1..10"
+run_test R15_params_rmmod_when_idle
+if loaded; then
+	# Without the unload nothing below can be tried.
+	for t in consoles_0 consoles_4097 fifo_size_0 fifo_size_4095 \
+		fifo_size_67108865 consoles_abc; do
+		ntest=$((ntest + 1))
+		echo "not ok $ntest R14_params_${t}_refused # $MOD still loaded"
+		nfail=$((nfail + 1))
+	done
+else
+	run_test R14_params_consoles_0_refused
+	run_test R14_params_consoles_4097_refused
+	run_test R14_params_fifo_size_0_refused
+	run_test R14_params_fifo_size_4095_refused
+	run_test R14_params_fifo_size_67108865_refused
+	run_test R14_params_consoles_abc_refused
+fi
+run_test R15_params_good_values_load
+run_test R15_params_rmmod_after_use
+run_test R15_params_defaults_reload
+echo "# $((ntest - nfail)) / $ntest tests passed"
+[ "$nfail" = 0 ]
