@@ -20,7 +20,7 @@
  * fallback is its own definition, so the core's symbols are static and
  * unexported unless KUnit is on. Include this header instead of it.
  */
-#if __has_include(<kunit/visibility.h>)
+#if __has_include("kunit/visibility.h")
 #include <kunit/visibility.h>
 #elif IS_ENABLED(CONFIG_KUNIT)
 #define VISIBLE_IF_KUNIT

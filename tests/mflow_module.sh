@@ -18,36 +18,8 @@ CLASS=/sys/class/mflow
 SHELL_CON=2		# console for the shell pipelines
 HOLD_CON=3		# console held open while trying to unload
 
-ntest=0
-nfail=0
-
-diag() {
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
-
-# run_test NAME: run the shell function NAME, report ok / not ok.
-run_test() {
-	local name=$1 out rc
-
-	ntest=$((ntest + 1))
-	out=$("$name" 2>&1)
-	rc=$?
-	[ -n "$out" ] && diag "$out"
-	case $rc in
-	0) echo "ok $ntest $name" ;;
-	4) echo "ok $ntest $name # SKIP" ;;
-	*) echo "not ok $ntest $name"; nfail=$((nfail + 1)) ;;
-	esac
-}
-
-fail() {
-	echo "$*"
-	return 1
-}
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 state_of() {
 	cat "$CLASS/$MOD$1/state"

@@ -21,36 +21,8 @@ SYSMOD=/sys/module/$MOD
 DEF_CONSOLES=4
 DEF_FIFO=262144
 
-ntest=0
-nfail=0
-
-diag() {
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
-
-# run_test NAME: run the shell function NAME, report ok / not ok.
-run_test() {
-	local name=$1 out rc
-
-	ntest=$((ntest + 1))
-	out=$("$name" 2>&1)
-	rc=$?
-	[ -n "$out" ] && diag "$out"
-	case $rc in
-	0) echo "ok $ntest $name" ;;
-	4) echo "ok $ntest $name # SKIP" ;;
-	*) echo "not ok $ntest $name"; nfail=$((nfail + 1)) ;;
-	esac
-}
-
-fail() {
-	echo "$*"
-	return 1
-}
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # kmsg_mark: the time stamp of the last kernel log line, to see what
 # comes after it (dmesg -c would take the log from the runner's check).
