@@ -3,7 +3,7 @@
 # mflow: console flow devices /dev/mflowN.
 #
 #   make                 build mflow.ko for KDIR (your running kernel)
-#   make install         modules_install into /lib/modules/<release>/extra
+#   make install         modules_install for KDIR's kernel, then depmod
 #   make demo            show two processes talking over /dev/mflow0
 #   make check           every test suite on every kernel of the matrix
 #   make check-harness   prove the harness reports failures
@@ -30,9 +30,12 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(SRC) modules
 
-install modules_install: modules
-	$(MAKE) -C $(KDIR) M=$(SRC) modules_install
-	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+# Installing leaves the KUnit suites out, even for a kernel with KUnit.
+install modules_install:
+	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= modules
+	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= modules_install
+	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
+		$(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(SRC) clean 2>/dev/null || true
