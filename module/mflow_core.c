@@ -203,11 +203,13 @@ static void mflow_shut_rd(struct mflow_dir *d)
 	wake_up_interruptible_all(&d->wr_wait);
 }
 
+/* Another reader or writer may sleep holding @lock: wait interruptibly. */
 static int mflow_lock(struct mutex *lock, bool nonblock)
 {
 	if (nonblock)
 		return mutex_trylock(lock) ? 0 : -EAGAIN;
-	return mutex_lock_interruptible(lock);
+	/* Restartable, as the wait for data or room is. */
+	return mutex_lock_interruptible(lock) ? -ERESTARTSYS : 0;
 }
 
 /**
