@@ -7,47 +7,12 @@
 
 #include "mflow_test.h"
 
-FIXTURE(mflow_close)
-{
-	char path[32];
-	int fd[2];		/* endpoint 0, endpoint 1 */
-	unsigned int fifo;	/* bytes per direction, from MFLOW_IOC_INFO */
-};
-
-FIXTURE_SETUP(mflow_close)
-{
-	self->fd[0] = -1;
-	self->fd[1] = -1;
-	mflow_path(self->path, sizeof(self->path), 1);
-	if (access(self->path, F_OK))
-		SKIP(return, "%s missing: is mflow loaded?", self->path);
-	sigpipe_block();
-	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
-	self->fifo = fifo_size(_metadata, self->fd[0]);
-}
-
-FIXTURE_TEARDOWN(mflow_close)
-{
-	close_fd(&self->fd[0]);
-	close_fd(&self->fd[1]);
-}
-
-/* Fork a helper that keeps only endpoint @keep; the test drops its copy. */
-static pid_t spawn_with(FIXTURE_DATA(mflow_close) *self, int keep)
-{
-	pid_t pid = spawn();
-
-	if (pid == 0)
-		close_fd(&self->fd[!keep]);
-	else if (pid > 0)
-		close_fd(&self->fd[keep]);
-	return pid;
-}
+MFLOW_PAIR_FIXTURE(mflow_close, 1)
 
 /* Fork a helper blocked in MFLOW_IOC_CLOSE(NULL) on endpoint @ep. */
 static pid_t spawn_closer(FIXTURE_DATA(mflow_close) *self, int ep, bool solo)
 {
-	pid_t pid = solo ? spawn_with(self, ep) : spawn();
+	pid_t pid = solo ? spawn_keeping(self->fd, ep) : spawn();
 
 	if (pid == 0) {
 		CHILD_CHECK(close_wait(self->fd[ep]) == 0);
@@ -177,7 +142,7 @@ TEST_F(mflow_close, R8_shut_wr_wakes_blocked_peer_reader)
 {
 	pid_t pid;
 
-	pid = spawn_with(self, 1);
+	pid = spawn_keeping(self->fd, 1);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char c;
@@ -221,7 +186,7 @@ TEST_F(mflow_close, R8_shut_rd_wakes_blocked_peer_writer)
 
 	buf = malloc(len);
 	ASSERT_NE(NULL, buf);
-	pid = spawn_with(self, 1);
+	pid = spawn_keeping(self->fd, 1);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		CHILD_CHECK(set_opts(self->fd[1], MFLOW_OPT_NOSIGPIPE) == 0);
@@ -434,7 +399,7 @@ TEST_F(mflow_close, R9_close_waiter_other_thread_reads)
 		sleep_ms(1);
 	ASSERT_TRUE(wait_blocked(c.tid));
 
-	pid = spawn_with(self, 1);
+	pid = spawn_keeping(self->fd, 1);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		CHILD_CHECK(write(self->fd[1], "ping", 4) == 4);

@@ -21,30 +21,7 @@ _Static_assert(offsetof(struct mflow_info, fifo_size) == 16, "fifo_size");
 _Static_assert(offsetof(struct mflow_info, reserved) == 24, "reserved");
 _Static_assert(sizeof(struct mflow_stats) == 40, "mflow_stats size");
 
-FIXTURE(mflow_ioctl)
-{
-	char path[32];
-	int fd[2];		/* endpoint 0, endpoint 1 */
-	unsigned int fifo;	/* bytes per direction, from MFLOW_IOC_INFO */
-};
-
-FIXTURE_SETUP(mflow_ioctl)
-{
-	self->fd[0] = -1;
-	self->fd[1] = -1;
-	mflow_path(self->path, sizeof(self->path), 1);
-	if (access(self->path, F_OK))
-		SKIP(return, "%s missing: is mflow loaded?", self->path);
-	sigpipe_block();
-	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
-	self->fifo = fifo_size(_metadata, self->fd[0]);
-}
-
-FIXTURE_TEARDOWN(mflow_ioctl)
-{
-	close_fd(&self->fd[0]);
-	close_fd(&self->fd[1]);
-}
+MFLOW_PAIR_FIXTURE(mflow_ioctl, 1)
 
 /* ---- R12: FIONREAD, OUTQ ---- */
 

@@ -18,42 +18,7 @@ static int console_index(const char *path)
 	return atoi(path + strlen("/dev/mflow"));
 }
 
-FIXTURE(mflow_rw)
-{
-	char path[32];
-	int fd[2];		/* endpoint 0, endpoint 1 */
-	unsigned int fifo;	/* bytes per direction, from MFLOW_IOC_INFO */
-};
-
-FIXTURE_SETUP(mflow_rw)
-{
-	self->fd[0] = -1;
-	self->fd[1] = -1;
-	mflow_path(self->path, sizeof(self->path), 0);
-	if (access(self->path, F_OK))
-		SKIP(return, "%s missing: is mflow loaded?", self->path);
-	sigpipe_block();
-	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
-	self->fifo = fifo_size(_metadata, self->fd[0]);
-}
-
-FIXTURE_TEARDOWN(mflow_rw)
-{
-	close_fd(&self->fd[0]);
-	close_fd(&self->fd[1]);
-}
-
-/* Fork a helper that keeps only endpoint @keep; the test drops its copy. */
-static pid_t spawn_with(FIXTURE_DATA(mflow_rw) *self, int keep)
-{
-	pid_t pid = spawn();
-
-	if (pid == 0)
-		close_fd(&self->fd[!keep]);
-	else if (pid > 0)
-		close_fd(&self->fd[keep]);
-	return pid;
-}
+MFLOW_PAIR_FIXTURE(mflow_rw, 0)
 
 /* ---- R1: open ---- */
 
@@ -401,7 +366,7 @@ TEST_F(mflow_rw, R2_blocked_read_returns_first_bytes)
 {
 	pid_t pid;
 
-	pid = spawn_with(self, 1);
+	pid = spawn_keeping(self->fd, 1);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char buf[1000];
@@ -422,7 +387,7 @@ TEST_F(mflow_rw, R3_read_blocks_while_empty)
 {
 	pid_t pid;
 
-	pid = spawn_with(self, 1);
+	pid = spawn_keeping(self->fd, 1);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char c;
@@ -462,7 +427,7 @@ TEST_F(mflow_rw, R3_read_eintr_loses_no_byte)
 	ssize_t r;
 	pid_t pid;
 
-	pid = spawn_with(self, 0);
+	pid = spawn_keeping(self->fd, 0);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		uint8_t b;
@@ -1001,7 +966,7 @@ TEST_F(mflow_rw, R7_R10_blocked_write_cut_by_detach_returns_moved)
 
 	buf = malloc(len);
 	ASSERT_NE(NULL, buf);
-	pid = spawn_with(self, 0);
+	pid = spawn_keeping(self->fd, 0);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		CHILD_CHECK(set_opts(self->fd[0], MFLOW_OPT_NOSIGPIPE) == 0);
@@ -1107,7 +1072,7 @@ TEST_F(mflow_rw, R10_detach_wakes_blocked_reader)
 {
 	pid_t pid;
 
-	pid = spawn_with(self, 1);
+	pid = spawn_keeping(self->fd, 1);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char c;

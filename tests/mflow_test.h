@@ -451,4 +451,50 @@ static inline bool sigpipe_taken(void)
 	return sigtimedwait(&set, NULL, &zero) == SIGPIPE;
 }
 
+/*
+ * Fork a helper that keeps only endpoint @keep of @fd; the caller drops its
+ * own copy of that endpoint, so the helper alone holds it.
+ */
+static inline pid_t spawn_keeping(int fd[2], int keep)
+{
+	pid_t pid = spawn();
+
+	if (pid == 0)
+		close_fd(&fd[!keep]);
+	else if (pid > 0)
+		close_fd(&fd[keep]);
+	return pid;
+}
+
+/*
+ * MFLOW_PAIR_FIXTURE(name, console): a fixture holding both endpoints of
+ * /dev/mflow<console> (MFLOW_CONSOLE overrides it) opened read-write, with
+ * SIGPIPE blocked and the fifo size read from MFLOW_IOC_INFO.
+ */
+#define MFLOW_PAIR_FIXTURE(name, console)				\
+FIXTURE(name)								\
+{									\
+	char path[32];							\
+	int fd[2];		/* endpoint 0, endpoint 1 */		\
+	unsigned int fifo;	/* bytes per direction */		\
+};									\
+									\
+FIXTURE_SETUP(name)							\
+{									\
+	self->fd[0] = -1;						\
+	self->fd[1] = -1;						\
+	mflow_path(self->path, sizeof(self->path), console);		\
+	if (access(self->path, F_OK))					\
+		SKIP(return, "%s missing: is mflow loaded?", self->path); \
+	sigpipe_block();						\
+	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd); \
+	self->fifo = fifo_size(_metadata, self->fd[0]);		\
+}									\
+									\
+FIXTURE_TEARDOWN(name)							\
+{									\
+	close_fd(&self->fd[0]);						\
+	close_fd(&self->fd[1]);						\
+}
+
 #endif /* MFLOW_TEST_H */
