@@ -816,6 +816,53 @@ static void split_iov(struct iovec *iov, unsigned int n, uint8_t *buf,
 /* More segments than UIO_FASTIOV: the kernel allocates the iovec array. */
 #define NSEG	12
 
+/* How the faults of a data walk ended: nothing moved, or part of it. */
+struct walk_counts {
+	unsigned int failed;
+	unsigned int partial;
+};
+
+/*
+ * One step of a data walk: the nth fault armed around a read or write of
+ * @len bytes (readv/writev of @iov with @vec). Without a fault the call
+ * moves everything; with one it fails with a fault's errno having moved
+ * nothing, or returns a count. Returns the bytes moved; *fired tells
+ * whether the fault was reached.
+ */
+static size_t walk_step(struct __test_metadata *_metadata,
+			FIXTURE_DATA(mflow_fail_nth) *self, bool writing,
+			bool vec, const struct iovec *iov, size_t len,
+			unsigned int n, int *fired, struct walk_counts *c)
+{
+	int err;
+	ssize_t r;
+
+	ASSERT_EQ(0, nth_arm(&self->nth, n));
+	if (writing)
+		r = vec ? writev(self->fd[0], iov, NSEG) :
+			  write(self->fd[0], self->wbuf, len);
+	else
+		r = vec ? readv(self->fd[1], iov, NSEG) :
+			  read(self->fd[1], self->rbuf, len);
+	err = errno;
+	*fired = nth_disarm(&self->nth);
+	ASSERT_LE(0, *fired);
+	if (trace_on())
+		TH_LOG("n=%u fired=%d r=%zd err=%d", n, *fired, r, err);
+
+	if (!*fired) {
+		ASSERT_EQ((ssize_t)len, r) TH_LOG("%s", strerror(err));
+	} else if (r < 0) {
+		EXPECT_TRUE(errno_of_fault(err))
+			TH_LOG("fault %u: %s", n, strerror(err));
+		c->failed++;
+	} else {
+		EXPECT_LT(0, r);
+		c->partial += (size_t)r < len;
+	}
+	return r < 0 ? 0 : r;
+}
+
 /*
  * Walk the faults of writing most of a fifo, starting 1000 bytes before
  * the end of the ring, with write(2) or writev(2). A faulted write
@@ -827,11 +874,11 @@ static void walk_write(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(mflow_fail_nth) *self, bool vec)
 {
 	size_t len = self->fifo - 100, moved;
-	unsigned int n, partial = 0, failed = 0;
+	struct walk_counts c = { 0 };
 	struct mflow_stats st0, st1;
 	struct iovec iov[NSEG];
-	int fired, err;
-	ssize_t r;
+	unsigned int n;
+	int fired;
 
 	split_iov(iov, NSEG, self->wbuf, len);
 	for (n = 1;; n++) {
@@ -840,28 +887,8 @@ static void walk_write(struct __test_metadata *_metadata,
 		pat_fill(self->wbuf, self->off, len);
 		ASSERT_EQ(0, mflow_stats(self->fd[0], &st0));
 
-		ASSERT_EQ(0, nth_arm(&self->nth, n));
-		if (vec)
-			r = writev(self->fd[0], iov, NSEG);
-		else
-			r = write(self->fd[0], self->wbuf, len);
-		err = errno;
-		fired = nth_disarm(&self->nth);
-		ASSERT_LE(0, fired);
-		if (trace_on())
-			TH_LOG("n=%u fired=%d r=%zd err=%d", n, fired, r, err);
-
-		if (!fired) {
-			ASSERT_EQ((ssize_t)len, r) TH_LOG("%s", strerror(err));
-		} else if (r < 0) {
-			EXPECT_TRUE(errno_of_fault(err))
-				TH_LOG("fault %u: %s", n, strerror(err));
-			failed++;
-		} else {
-			EXPECT_LT(0, r);
-			partial += (size_t)r < len;
-		}
-		moved = r < 0 ? 0 : r;
+		moved = walk_step(_metadata, self, true, vec, iov, len, n,
+				  &fired, &c);
 		EXPECT_EQ((long)moved, fionread(self->fd[1])) TH_LOG("fault %u", n);
 		EXPECT_EQ((long)moved, outq(self->fd[0])) TH_LOG("fault %u", n);
 		ASSERT_EQ(0, mflow_stats(self->fd[0], &st1));
@@ -876,10 +903,10 @@ static void walk_write(struct __test_metadata *_metadata,
 			break;
 	}
 	TH_LOG("%s of %zu bytes: %u fault sites: %u failed, %u partial",
-	       vec ? "writev" : "write", len, n - 1, failed, partial);
+	       vec ? "writev" : "write", len, n - 1, c.failed, c.partial);
 	/* Both halves of the wrap were faulted: nothing, then part. */
-	EXPECT_LE(1U, failed);
-	EXPECT_LE(1U, partial);
+	EXPECT_LE(1U, c.failed);
+	EXPECT_LE(1U, c.partial);
 	exchange(_metadata, self->fd);
 }
 
@@ -894,11 +921,11 @@ static void walk_read(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(mflow_fail_nth) *self, bool vec)
 {
 	size_t len = self->fifo - 100, moved;
-	unsigned int n, partial = 0, failed = 0;
+	struct walk_counts c = { 0 };
 	struct mflow_stats st0, st1;
 	struct iovec iov[NSEG];
-	int fired, err;
-	ssize_t r;
+	unsigned int n;
+	int fired;
 
 	split_iov(iov, NSEG, self->rbuf, len);
 	for (n = 1;; n++) {
@@ -909,33 +936,13 @@ static void walk_read(struct __test_metadata *_metadata,
 		ASSERT_EQ((long)len, fionread(self->fd[1]));
 		ASSERT_EQ(0, mflow_stats(self->fd[1], &st0));
 
-		ASSERT_EQ(0, nth_arm(&self->nth, n));
-		if (vec)
-			r = readv(self->fd[1], iov, NSEG);
-		else
-			r = read(self->fd[1], self->rbuf, len);
-		err = errno;
-		fired = nth_disarm(&self->nth);
-		ASSERT_LE(0, fired);
-		if (trace_on())
-			TH_LOG("n=%u fired=%d r=%zd err=%d", n, fired, r, err);
-
-		if (!fired) {
-			ASSERT_EQ((ssize_t)len, r) TH_LOG("%s", strerror(err));
-		} else if (r < 0) {
-			EXPECT_TRUE(errno_of_fault(err))
-				TH_LOG("fault %u: %s", n, strerror(err));
-			failed++;
-		} else {
-			EXPECT_LT(0, r);
-			partial += (size_t)r < len;
-		}
-		moved = r < 0 ? 0 : r;
+		moved = walk_step(_metadata, self, false, vec, iov, len, n,
+				  &fired, &c);
 		EXPECT_EQ(-1, pat_mismatch(self->rbuf, self->off, moved))
 			TH_LOG("fault %u: the %zu bytes read are wrong", n,
 			       moved);
 		EXPECT_EQ((long)(len - moved), fionread(self->fd[1]))
-			TH_LOG("fault %u: read %zd", n, r);
+			TH_LOG("fault %u: read %zu", n, moved);
 		EXPECT_EQ((long)(len - moved), outq(self->fd[0]));
 		ASSERT_EQ(0, mflow_stats(self->fd[1], &st1));
 		EXPECT_EQ(st0.read_bytes + moved, st1.read_bytes);
@@ -949,9 +956,9 @@ static void walk_read(struct __test_metadata *_metadata,
 			break;
 	}
 	TH_LOG("%s of %zu bytes: %u fault sites: %u failed, %u partial",
-	       vec ? "readv" : "read", len, n - 1, failed, partial);
-	EXPECT_LE(1U, failed);
-	EXPECT_LE(1U, partial);
+	       vec ? "readv" : "read", len, n - 1, c.failed, c.partial);
+	EXPECT_LE(1U, c.failed);
+	EXPECT_LE(1U, c.partial);
 	exchange(_metadata, self->fd);
 }
 
