@@ -102,4 +102,105 @@ struct mflow_stats {
 #define MFLOW_IOC_GET_OPTS	_IOR(MFLOW_IOC_MAGIC, 6, __u32)
 #define MFLOW_IOC_SET_OPTS	_IOW(MFLOW_IOC_MAGIC, 7, __u32)
 
+/*
+ * The control device, /dev/mflow-control: creates, removes and describes
+ * consoles at run time, as /dev/loop-control does for loop devices. Every
+ * call is all or nothing: a refused call changes nothing.
+ */
+
+/* Bumped whenever a control or console ioctl changes incompatibly. */
+#define MFLOW_CTL_ABI		1
+
+/* Console names: 1..MFLOW_NAME_MAX-1 bytes of [A-Za-z0-9._-], NUL-ended. */
+#define MFLOW_NAME_MAX		32
+
+/* An index field meaning "any free index" (ADD) or "select by name". */
+#define MFLOW_CTL_ANY		0xffffffffU
+
+/**
+ * struct mflow_ctl_version - argument of MFLOW_CTL_VERSION
+ * @version: the module's version, (major << 16) | (minor << 8) | patch.
+ * @abi: the module's %MFLOW_CTL_ABI; a tool built with another one should
+ *	refuse to drive it.
+ * @consoles: consoles that exist now.
+ * @max_consoles: the most that may exist (module parameter max_consoles).
+ */
+struct mflow_ctl_version {
+	__u32 version;
+	__u32 abi;
+	__u32 consoles;
+	__u32 max_consoles;
+};
+
+/**
+ * struct mflow_ctl_add - argument of MFLOW_CTL_ADD
+ * @index: in: the index wanted, or %MFLOW_CTL_ANY for the lowest free one;
+ *	out: the index of the new console (also the ioctl's return value).
+ * @fifo_size: bytes per direction, rounded up to a power of two; 0 takes
+ *	the module's fifo_size parameter. Out: the size in use.
+ * @flags: zero.
+ * @reserved: zero.
+ * @name: empty for no name, else a unique name (see %MFLOW_NAME_MAX).
+ *
+ * Fails with EEXIST when the index or the name is taken, EINVAL for a bad
+ * name, size or index, ENOSPC when max_consoles consoles exist.
+ */
+struct mflow_ctl_add {
+	__u32 index;
+	__u32 fifo_size;
+	__u32 flags;
+	__u32 reserved;
+	char name[MFLOW_NAME_MAX];
+};
+
+/**
+ * struct mflow_ctl_id - argument of MFLOW_CTL_REMOVE
+ * @index: the console's index, or %MFLOW_CTL_ANY to select it by @name.
+ * @reserved: zero.
+ * @name: with @index %MFLOW_CTL_ANY, the console's name; else empty.
+ */
+struct mflow_ctl_id {
+	__u32 index;
+	__u32 reserved;
+	char name[MFLOW_NAME_MAX];
+};
+
+/* struct mflow_ctl_query.state */
+#define MFLOW_STATE_IDLE	0	/* no connection: ready for a new one */
+#define MFLOW_STATE_CONNECTED	1	/* a connection is live */
+
+/**
+ * struct mflow_ctl_query - argument of MFLOW_CTL_QUERY
+ * @index: in: the console, or %MFLOW_CTL_ANY to select it by @name;
+ *	out: its index.
+ * @fifo_size: out: bytes per direction.
+ * @name: in: with @index %MFLOW_CTL_ANY, the name; out: the console's
+ *	name, empty if it has none.
+ * @connection: out: number of the current (or last) connection.
+ * @state: out: %MFLOW_STATE_IDLE or %MFLOW_STATE_CONNECTED.
+ * @attached: out: bit i set while endpoint i is attached.
+ * @used: out: bit i set if endpoint i attached during this connection.
+ * @reserved: zero on input; zero on output.
+ */
+struct mflow_ctl_query {
+	__u32 index;
+	__u32 fifo_size;
+	char name[MFLOW_NAME_MAX];
+	__u64 connection;
+	__u32 state;
+	__u32 attached;
+	__u32 used;
+	__u32 reserved;
+};
+
+/* Control ioctls, on /dev/mflow-control only. */
+#define MFLOW_CTL_VERSION	_IOR(MFLOW_IOC_MAGIC, 0x40, struct mflow_ctl_version)
+/* Returns the new console's index. */
+#define MFLOW_CTL_ADD		_IOWR(MFLOW_IOC_MAGIC, 0x41, struct mflow_ctl_add)
+/* EBUSY while the console's connection is live. */
+#define MFLOW_CTL_REMOVE	_IOW(MFLOW_IOC_MAGIC, 0x42, struct mflow_ctl_id)
+#define MFLOW_CTL_QUERY		_IOWR(MFLOW_IOC_MAGIC, 0x43, struct mflow_ctl_query)
+/* Returns the index of an idle console, adding one (unnamed) if none is. */
+#define MFLOW_CTL_GET_FREE	_IO(MFLOW_IOC_MAGIC, 0x44)
+
 #endif /* _UAPI_LINUX_MFLOW_H */
