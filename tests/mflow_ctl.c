@@ -660,9 +660,14 @@ TEST_F_TIMEOUT(mflow_ctl, R18_many_consoles_added_and_removed, 900)
 	       want, want / ((t1 - t0) / 1e9),
 	       want / ((now_ns() - t2) / 1e9),
 	       (full - before) / (long long)want, after - before);
-	/* Back to where it was, give or take a quarter of the growth. */
 	EXPECT_GT(full, before);
-	EXPECT_LT(after - before, (full - before) / 4);
+	/*
+	 * Back to where it was, give or take a quarter of the growth. Under
+	 * KASAN freed memory waits in a quarantine, so there kmemleak's scan
+	 * after the suites is the leak check instead.
+	 */
+	if (access("/sys/kernel/debug/kmemleak", F_OK))
+		EXPECT_LT(after - before, (full - before) / 4);
 	free(idx);
 }
 
