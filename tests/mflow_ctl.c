@@ -813,6 +813,20 @@ static short sysfs_poll(int fd, int ms)
 	return poll(&p, 1, ms) == 1 ? p.revents : 0;
 }
 
+/* @fd's attribute was notified (within 10 s) and now reads @want. */
+static void expect_notified(struct __test_metadata *_metadata, int fd,
+			    const char *want)
+{
+	char s[32];
+
+	EXPECT_TRUE(sysfs_poll(fd, 10000) & POLLPRI) TH_LOG("no event for %s",
+							     want);
+	sysfs_reread(fd, s, sizeof(s));
+	EXPECT_STREQ(want, s);
+	/* Read again: no further event until the next change. */
+	EXPECT_EQ(0, sysfs_poll(fd, 0));
+}
+
 TEST_F(mflow_ctl, R19_sysfs_attached_and_state_pollable)
 {
 	char s[32];
@@ -833,27 +847,15 @@ TEST_F(mflow_ctl, R19_sysfs_attached_and_state_pollable)
 
 	fd[0] = open_node(idx, O_RDWR);
 	ASSERT_LE(0, fd[0]);
-	EXPECT_TRUE(sysfs_poll(at, 10000) & POLLPRI);
-	EXPECT_TRUE(sysfs_poll(st, 10000) & POLLPRI);
-	sysfs_reread(at, s, sizeof(s));
-	EXPECT_STREQ("1", s);
-	sysfs_reread(st, s, sizeof(s));
-	EXPECT_STREQ("connected", s);
-	EXPECT_EQ(0, sysfs_poll(at, 0));
-
+	expect_notified(_metadata, at, "1");
+	expect_notified(_metadata, st, "connected");
 	fd[1] = open_node(idx, O_RDWR);
 	ASSERT_LE(0, fd[1]);
-	EXPECT_TRUE(sysfs_poll(at, 10000) & POLLPRI);
-	sysfs_reread(at, s, sizeof(s));
-	EXPECT_STREQ("2", s);
+	expect_notified(_metadata, at, "2");
 	close(fd[0]);
 	close(fd[1]);
-	EXPECT_TRUE(sysfs_poll(at, 10000) & POLLPRI);
-	EXPECT_TRUE(sysfs_poll(st, 10000) & POLLPRI);
-	sysfs_reread(at, s, sizeof(s));
-	EXPECT_STREQ("0", s);
-	sysfs_reread(st, s, sizeof(s));
-	EXPECT_STREQ("idle", s);
+	expect_notified(_metadata, at, "0");
+	expect_notified(_metadata, st, "idle");
 	close(at);
 	close(st);
 	EXPECT_EQ(0, ctl_remove(self->ctl, idx, NULL));
