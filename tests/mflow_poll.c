@@ -5,6 +5,7 @@
  * epoll; wakeups of blocked pollers; one edge-triggered epoll event per
  * transition.
  */
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 
@@ -464,6 +465,163 @@ TEST_F(mflow_poll, R11_epoll_et_edge_on_peer_detach)
 	EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
 		  edge(self->ep, 10000));
 	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+/* ---- R9 through poll: the close handshake of an event loop ---- */
+
+struct epoll_waiter {
+	int ep;
+	pid_t tid;
+	int n;
+	struct epoll_event ev;
+};
+
+static void *epoll_wait_thread(void *arg)
+{
+	struct epoll_waiter *w = arg;
+
+	__atomic_store_n(&w->tid, gettid(), __ATOMIC_SEQ_CST);
+	w->n = epoll_wait(w->ep, &w->ev, 1, 20000);
+	return NULL;
+}
+
+/*
+ * An event loop keeps its fds O_NONBLOCK: MFLOW_IOC_CLOSE shuts the write
+ * side and says EAGAIN (one edge: EPOLLERR, writes now fail); the loop
+ * sleeps in epoll_wait until the peer's close brings the EPOLLHUP edge;
+ * the ioctl then returns 0.
+ */
+TEST_F(mflow_poll, R9_R11_close_handshake_epoll_et)
+{
+	struct epoll_waiter w = { .ep = self->ep };
+	pthread_t th;
+
+	ASSERT_EQ(0, set_nonblock(self->fd[0], true));
+	ASSERT_EQ(0, set_nonblock(self->fd[1], true));
+	add_et(_metadata, self->ep, self->fd[0], EPOLLIN | EPOLLRDHUP);
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	EXPECT_EQ((__u32)EPOLLERR, edge(self->ep, 0));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, epoll_wait_thread, &w));
+	while (!__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(w.tid));
+	EXPECT_EQ(0, close_wait(self->fd[1]));
+	pthread_join(th, NULL);
+	ASSERT_EQ(1, w.n);
+	EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
+		  w.ev.events);
+	EXPECT_EQ(0, close_wait(self->fd[0]));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+}
+
+/*
+ * The same handshake level-triggered: EPOLLERR stays up from the local
+ * shutdown on (a write would fail), EPOLLHUP joins it once the peer has
+ * closed, and the ioctl then returns 0.
+ */
+TEST_F(mflow_poll, R9_R11_close_handshake_epoll_lt)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP }, out;
+	int i;
+
+	ASSERT_EQ(0, set_nonblock(self->fd[0], true));
+	ASSERT_EQ(0, epoll_ctl(self->ep, EPOLL_CTL_ADD, self->fd[0], &ev));
+	EXPECT_EQ(0, epoll_wait(self->ep, &out, 1, 0));
+	EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, epoll_wait(self->ep, &out, 1, 0));
+		EXPECT_EQ((__u32)EPOLLERR, out.events);
+		EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	}
+	EXPECT_EQ(0, shut(self->fd[1], MFLOW_SHUT_WR));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, epoll_wait(self->ep, &out, 1, 0));
+		EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
+			  out.events);
+	}
+	EXPECT_EQ(0, close_wait(self->fd[0]));
+}
+
+struct loop_closer {
+	int fd;
+	int ep;
+	int ret;	/* 0, or the step that failed */
+	unsigned int waits;
+};
+
+/* One event loop's close: ioctl, then epoll_wait until EPOLLHUP, ioctl. */
+static void *loop_close_thread(void *arg)
+{
+	struct loop_closer *c = arg;
+	struct epoll_event ev;
+	int r;
+
+	r = close_wait(c->fd);
+	if (!r)
+		return NULL;
+	if (r != -EAGAIN) {
+		c->ret = 1;
+		return NULL;
+	}
+	for (;;) {
+		c->waits++;
+		r = epoll_wait(c->ep, &ev, 1, 10000);
+		if (r != 1) {
+			c->ret = 2;	/* no edge within 10 s */
+			return NULL;
+		}
+		if (ev.events & EPOLLHUP)
+			break;
+	}
+	c->ret = close_wait(c->fd) ? 3 : 0;
+	return NULL;
+}
+
+/*
+ * Both endpoints run the handshake in their own event loop at the same
+ * time, edge-triggered, over and over: every loop gets its EPOLLHUP edge
+ * and both closes return 0.
+ */
+TEST_F(mflow_poll, R9_R11_close_handshake_both_loops_et)
+{
+	unsigned int round, waits = 0;
+	int ep1 = epoll_create1(EPOLL_CLOEXEC);
+
+	ASSERT_LE(0, ep1);
+	for (round = 0; round < 200; round++) {
+		struct loop_closer c[2] = {
+			{ .fd = self->fd[0], .ep = self->ep },
+			{ .fd = self->fd[1], .ep = ep1 },
+		};
+		pthread_t th[2];
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			ASSERT_EQ(0, set_nonblock(self->fd[i], true));
+			add_et(_metadata, c[i].ep, self->fd[i],
+			       EPOLLIN | EPOLLRDHUP);
+		}
+		for (i = 0; i < 2; i++)
+			ASSERT_EQ(0, pthread_create(&th[i], NULL,
+						    loop_close_thread, &c[i]));
+		for (i = 0; i < 2; i++) {
+			pthread_join(th[i], NULL);
+			EXPECT_EQ(0, c[i].ret)
+				TH_LOG("round %u, endpoint %d", round, i);
+			waits += c[i].waits;
+		}
+		if (c[0].ret || c[1].ret)
+			break;
+		for (i = 0; i < 2; i++)
+			close_fd(&self->fd[i]);
+		mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR,
+				self->fd);
+	}
+	TH_LOG("%u rounds, %u epoll_wait calls", round, waits);
+	close(ep1);
 }
 
 TEST_HARNESS_MAIN
