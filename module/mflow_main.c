@@ -54,6 +54,16 @@ static int mflow_open(struct inode *inode, struct file *file)
 
 	if (minor >= consoles)
 		return -ENXIO;
+	/*
+	 * Refuse here what would fail later: the VFS fails O_DIRECT after
+	 * ->open (a stream has no direct I/O), and access mode 3 would make
+	 * an endpoint that can neither read nor write. Once attached, the
+	 * release of a failed open would detach, which an idle console or
+	 * a waiting peer must never see (R15).
+	 */
+	if ((file->f_flags & O_DIRECT) ||
+	    (file->f_flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
 	switch (file->f_flags & O_ACCMODE) {
 	case O_RDONLY:
 		flags = MFLOW_ATTACH_NO_WRITE;
