@@ -75,12 +75,30 @@ static unsigned int mflow_room(struct mflow_dir *d)
 	return mflow_fifo_bytes(d) - (f->in - smp_load_acquire(&f->out));
 }
 
-/* Either figure, for a lockless observer (poll, FIONREAD, sysfs). */
+/*
+ * Bytes in flight for an observer that is neither producer nor consumer
+ * (poll, FIONREAD, OUTQ, fdinfo): always within 0..fifo size.
+ *
+ * The out index is loaded first, then the in index. The consumer never
+ * moves out past an in it has seen, so with out seen first, in is at least
+ * out and the difference cannot go negative. The producer may meanwhile
+ * have refilled what the consumer freed after our load of out, which can
+ * take the difference past the fifo size: clamp that, since a full fifo is
+ * what we saw at some moment between the two loads.
+ */
 static unsigned int mflow_peek_used(struct mflow_dir *d)
 {
 	struct __kfifo *f = &d->fifo.kfifo;
+	unsigned int out, in;
 
-	return READ_ONCE(f->in) - READ_ONCE(f->out);
+	/*
+	 * Pairs with the release of out in mflow_fifo_to_iter() and
+	 * mflow_drop(): the consumer loaded in (with acquire) before it
+	 * published that out, so the in we load next is not older.
+	 */
+	out = smp_load_acquire(&f->out);
+	in = READ_ONCE(f->in);
+	return min(in - out, mflow_fifo_bytes(d));
 }
 
 static bool mflow_can_read(struct mflow_dir *d)
