@@ -34,6 +34,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/err.h>
+#include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/limits.h>
 #include <linux/log2.h>
@@ -434,35 +435,66 @@ EXPORT_SYMBOL_IF_KUNIT(mflow_shutdown);
 /**
  * mflow_close() - Mirage's close: shut the write side, wait for the peer's
  * @ep: the endpoint.
- * @timeout: longest wait in jiffies, %MAX_SCHEDULE_TIMEOUT for no limit.
+ * @timeout_ns: longest wait in nanoseconds, or %MFLOW_CLOSE_FOREVER for no
+ *	limit. %KTIME_MAX and above wait as long as no limit does.
  * @nonblock: fail with -EAGAIN instead of waiting.
  *
  * Shuts the local write side, then waits until the peer has closed too: its
  * own mflow_close(), a write shutdown or a detach (R9). The endpoint can
  * still read meanwhile, and inbound bytes stay readable afterwards. Calling
- * it again is harmless.
+ * it again is harmless. The timeout runs on an hrtimer against
+ * CLOCK_MONOTONIC, so -ETIMEDOUT never comes before @timeout_ns has passed,
+ * whatever the tick rate.
  *
- * Return: 0 once the peer has closed, -EAGAIN (@nonblock), -ETIMEDOUT, or
- * -ERESTARTSYS (-EINTR with a timeout) if a signal ended the wait.
+ * Return: 0 once the peer has closed, -EAGAIN (@nonblock), -ETIMEDOUT, or,
+ * if a signal ended the wait, -ERESTARTSYS without a limit and -EINTR with
+ * one (a restart would start the timeout over).
  */
-int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock)
+int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 {
+	struct wait_queue_head *wq = &ep->con->close_wait;
 	struct mflow_dir *peer_out = ep->in;
-	long left;
+	ktime_t expires, *until = NULL;
+	DEFINE_WAIT(wait);
+	int ret;
 
 	mflow_shut_wr(ep->con, ep->out);
 	if (READ_ONCE(peer_out->wr_shut))
 		return 0;
 	if (nonblock)
 		return -EAGAIN;
-	if (timeout <= 0)
+	if (!timeout_ns)
 		return -ETIMEDOUT;
-	left = wait_event_interruptible_timeout(ep->con->close_wait,
-						READ_ONCE(peer_out->wr_shut),
-						timeout);
-	if (left < 0) /* A restart would start the timeout over. */
-		return timeout == MAX_SCHEDULE_TIMEOUT ? -ERESTARTSYS : -EINTR;
-	return left ? 0 : -ETIMEDOUT;
+	if (timeout_ns > 0) {
+		expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
+		if (expires < KTIME_MAX)
+			until = &expires;
+	}
+
+	for (;;) {
+		/*
+		 * The barrier in prepare_to_wait() orders queueing before the
+		 * test; mflow_shut_wr() sets wr_shut before the wake, which
+		 * takes the same queue lock: no wakeup is lost.
+		 */
+		prepare_to_wait(wq, &wait, TASK_INTERRUPTIBLE);
+		if (READ_ONCE(peer_out->wr_shut)) {
+			ret = 0;
+			break;
+		}
+		if (signal_pending(current)) {
+			ret = timeout_ns < 0 ? -ERESTARTSYS : -EINTR;
+			break;
+		}
+		/* 0: the timer fired, not before @expires. */
+		if (!schedule_hrtimeout_range(until, current->timer_slack_ns,
+					      HRTIMER_MODE_ABS)) {
+			ret = READ_ONCE(peer_out->wr_shut) ? 0 : -ETIMEDOUT;
+			break;
+		}
+	}
+	finish_wait(wq, &wait);
+	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(mflow_close);
 

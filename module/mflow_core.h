@@ -20,6 +20,9 @@
 #define MFLOW_FIFO_MAX		(64U << 20)
 #define MFLOW_FIFO_DEFAULT	(256U << 10)
 
+/* mflow_close() without a time limit. */
+#define MFLOW_CLOSE_FOREVER	(-1LL)
+
 /* Flags for mflow_attach(): the read or write side starts shut. */
 #define MFLOW_ATTACH_NO_READ	BIT(0)
 #define MFLOW_ATTACH_NO_WRITE	BIT(1)
@@ -124,7 +127,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		    bool nonblock);
 int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how);
-int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock);
+int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock);
 __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		    poll_table *wait);
 

@@ -113,19 +113,17 @@ static __poll_t mflow_fop_poll(struct file *file, poll_table *wait)
 static long mflow_ioctl_close(struct file *file, void __user *argp)
 {
 	struct mflow_close_args args = { };
-	long timeout = MAX_SCHEDULE_TIMEOUT;
+	s64 timeout = MFLOW_CLOSE_FOREVER;
 
 	if (argp && copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
 	if (args.flags & ~MFLOW_CLOSE_TIMEOUT || args.reserved)
 		return -EINVAL;
-	if (args.flags & MFLOW_CLOSE_TIMEOUT) {
-		u64 j = nsecs_to_jiffies64(args.timeout_ns);
-
-		if (args.timeout_ns && !j)
-			j = 1;
-		timeout = min_t(u64, j, MAX_SCHEDULE_TIMEOUT - 1);
-	}
+	/* A timeout without its flag is a mistake, not "no limit". */
+	if (args.flags & MFLOW_CLOSE_TIMEOUT)
+		timeout = min_t(u64, args.timeout_ns, KTIME_MAX);
+	else if (args.timeout_ns)
+		return -EINVAL;
 	return mflow_close(file->private_data, timeout,
 			   file->f_flags & O_NONBLOCK);
 }
