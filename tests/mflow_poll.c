@@ -489,7 +489,8 @@ static void *epoll_wait_thread(void *arg)
  * An event loop keeps its fds O_NONBLOCK: MFLOW_IOC_CLOSE shuts the write
  * side and says EAGAIN (one edge: EPOLLERR, writes now fail); the loop
  * sleeps in epoll_wait until the peer's close brings the EPOLLHUP edge;
- * the ioctl then returns 0.
+ * the ioctl then returns 0. Repeating the ioctl (or the shutdown) before
+ * that is no transition and makes no edge.
  */
 TEST_F(mflow_poll, R9_R11_close_handshake_epoll_et)
 {
@@ -502,6 +503,14 @@ TEST_F(mflow_poll, R9_R11_close_handshake_epoll_et)
 	EXPECT_EQ(0U, edge(self->ep, 0));
 	EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
 	EXPECT_EQ((__u32)EPOLLERR, edge(self->ep, 0));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	/*
+	 * Trying again changes nothing, so it makes no edge: a loop that
+	 * retries the ioctl on every event must not wake itself forever.
+	 */
+	EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	EXPECT_EQ(0, shut(self->fd[0], MFLOW_SHUT_WR));
 	EXPECT_EQ(0U, edge(self->ep, 0));
 
 	ASSERT_EQ(0, pthread_create(&th, NULL, epoll_wait_thread, &w));
