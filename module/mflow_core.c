@@ -195,24 +195,43 @@ static void mflow_wake_reader(struct mflow_dir *d)
 						EPOLLIN | EPOLLRDNORM);
 }
 
-/* The writer of @d is done: the reader drains, then sees EOF. */
+/*
+ * The writer of @d is done: the reader drains, then sees EOF. Only the
+ * first shutdown wakes anyone: a repeated one (a retried close, a detach
+ * after a shutdown) changes no state, and a wakeup would be a spurious
+ * edge for edge-triggered epoll, which an event loop retrying its close
+ * on every event would turn into a busy loop.
+ */
 static void mflow_shut_wr(struct mflow_console *con, struct mflow_dir *d)
 {
+	bool was;
+
 	spin_lock(&d->lock);
+	was = d->wr_shut;
 	/* Pairs with the acquire in mflow_read(): the last bytes are seen. */
 	smp_store_release(&d->wr_shut, true);
 	spin_unlock(&d->lock);
+	if (was)
+		return;
 	wake_up_interruptible_all(&d->rd_wait);
 	wake_up_interruptible_all(&d->wr_wait);
 	wake_up_interruptible_all(&con->close_wait);
 }
 
-/* The reader of @d is done: bytes in flight are dropped, writes fail. */
+/*
+ * The reader of @d is done: bytes in flight are dropped, writes fail. As
+ * for mflow_shut_wr(), only the first shutdown wakes anyone.
+ */
 static void mflow_shut_rd(struct mflow_dir *d)
 {
+	bool was;
+
 	spin_lock(&d->lock);
+	was = d->rd_shut;
 	WRITE_ONCE(d->rd_shut, true);
 	spin_unlock(&d->lock);
+	if (was)
+		return;
 	/* A reader asleep holds rd_lock and drops the bytes when it wakes. */
 	if (mutex_trylock(&d->rd_lock)) {
 		mflow_drop(d);
