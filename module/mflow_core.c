@@ -332,7 +332,7 @@ out_unlock:
 	mutex_unlock(&d->rd_lock);
 	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_read);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_read);
 
 /*
  * Sleep until @need bytes of room, or the direction dies. Readers wake the
@@ -424,7 +424,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 	mutex_unlock(&d->wr_lock);
 	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_write);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_write);
 
 /**
  * mflow_shutdown() - shut one or both sides of an endpoint
@@ -449,7 +449,7 @@ int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
 		mflow_shut_wr(ep->con, ep->out);
 	return 0;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_shutdown);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_shutdown);
 
 /**
  * mflow_close() - Mirage's close: shut the write side, wait for the peer's
@@ -515,7 +515,7 @@ int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 	finish_wait(wq, &wait);
 	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_close);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_close);
 
 /**
  * mflow_poll() - readiness of an endpoint
@@ -556,7 +556,7 @@ __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		mask |= EPOLLHUP;
 	return mask;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_poll);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_poll);
 
 /**
  * mflow_readable() - bytes a read would return now (FIONREAD)
@@ -570,7 +570,7 @@ unsigned int mflow_readable(struct mflow_endpoint *ep)
 		return 0;
 	return mflow_peek_used(ep->in);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_readable);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_readable);
 
 /**
  * mflow_outq() - bytes @ep wrote that the peer has not read yet
@@ -584,7 +584,7 @@ unsigned int mflow_outq(struct mflow_endpoint *ep)
 		return 0;
 	return mflow_peek_used(ep->out);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_outq);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_outq);
 
 /**
  * mflow_get_info() - describe an endpoint (MFLOW_IOC_INFO)
@@ -620,7 +620,7 @@ void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info)
 	info->flags = flags;
 	mutex_unlock(&con->lock);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_get_info);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_get_info);
 
 /**
  * mflow_get_stats() - counters of an endpoint (MFLOW_IOC_STATS)
@@ -636,7 +636,7 @@ void mflow_get_stats(struct mflow_endpoint *ep, struct mflow_stats *stats)
 	stats->write_ops = READ_ONCE(ep->write_ops);
 	stats->age_ns = ktime_to_ns(ktime_sub(ktime_get(), ep->con->start));
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_get_stats);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_get_stats);
 
 static void mflow_dir_init(struct mflow_dir *d)
 {
@@ -732,7 +732,7 @@ out_unlock:
 	mutex_unlock(&con->lock);
 	return ep;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_attach);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_attach);
 
 /**
  * mflow_detach() - detach an endpoint (last close, Mirage's disconnect)
@@ -756,7 +756,7 @@ void mflow_detach(struct mflow_endpoint *ep)
 		mflow_reset(con);
 	mutex_unlock(&con->lock);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_detach);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_detach);
 
 /**
  * mflow_console_busy() - whether a connection is live on @con
@@ -776,7 +776,7 @@ bool mflow_console_busy(struct mflow_console *con)
 	mutex_unlock(&con->lock);
 	return busy;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_busy);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_busy);
 
 /**
  * mflow_console_create() - make an idle console
@@ -811,7 +811,7 @@ struct mflow_console *mflow_console_create(unsigned int index,
 	}
 	return con;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_create);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_create);
 
 /**
  * mflow_console_destroy() - free a console
@@ -826,4 +826,4 @@ void mflow_console_destroy(struct mflow_console *con)
 	mutex_destroy(&con->lock);
 	kfree(con);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_destroy);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_destroy);
