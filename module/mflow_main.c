@@ -195,7 +195,7 @@ static const struct file_operations mflow_fops = {
 	.show_fdinfo	= mflow_show_fdinfo,
 };
 
-/* sysfs: /sys/class/mflow/mflowN/, one value a file, readable by all. */
+/* sysfs: /sys/class/mflow/mflowN/, one value a file; counters root-only. */
 
 static struct mflow_console *mflow_dev_console(struct device *dev)
 {
@@ -251,7 +251,7 @@ static ssize_t ep##_ep##_##_field##_show(struct device *dev,		\
 	return sysfs_emit(buf, "%llu\n",				\
 			  READ_ONCE(con->ep[_ep]._field));		\
 }									\
-static DEVICE_ATTR_RO(ep##_ep##_##_field)
+static DEVICE_ATTR_ADMIN_RO(ep##_ep##_##_field)
 
 MFLOW_EP_ATTR(0, read_bytes);
 MFLOW_EP_ATTR(0, read_ops);

@@ -54,30 +54,63 @@ R15_all_consoles_idle_after_earlier_suites() {
 	return $bad
 }
 
-sysfs_attributes_world_readable_0444() {
-	local n d f mode
+# sysfs_check FILE MODE PATTERN: FILE exists with MODE, its value matches
+# the extended regex PATTERN, and user nobody can read it exactly when
+# MODE lets others read.
+sysfs_check() {
+	local f=$1 want=$2 re=$3 mode v
 
+	[ -f "$f" ] || fail "$f missing" || return
+	mode=$(stat -c %a "$f")
+	[ "$mode" = "$want" ] || fail "$f: mode $mode, want $want" || return
+	v=$(cat "$f")
+	[[ $v =~ ^($re)$ ]] || fail "$f: value '$v'" || return
+	command -v setpriv >/dev/null || return 0
+	if setpriv --reuid=65534 --regid=65534 --clear-groups \
+		cat "$f" >/dev/null 2>&1; then
+		[ "$want" = 444 ] || fail "$f: readable by nobody"
+	else
+		[ "$want" = 400 ] || fail "$f: unreadable by nobody"
+	fi
+}
+
+# Every attribute: present, its mode, a sane value. The per-endpoint
+# counters are root-only (per-call counters would leak keystroke timing);
+# the rest is world-readable. Idle consoles show zeros, a connected one
+# its traffic.
+sysfs_attributes_modes_and_values() {
+	local n d f ep fifo
+
+	fifo=$(cat /sys/module/$MOD/parameters/fifo_size 2>/dev/null)
 	for n in 0 1 2 3; do
 		[ -c "/dev/$MOD$n" ] || fail "/dev/$MOD$n: no char device" ||
 			return
 		d=$CLASS/$MOD$n
-		for f in state connection fifo_size; do
-			[ -f "$d/$f" ] || fail "$d/$f missing" || return
-			mode=$(stat -c %a "$d/$f")
-			[ "$mode" = 444 ] || fail "$d/$f: mode $mode" || return
-			[ -n "$(cat "$d/$f")" ] || fail "$d/$f: empty" || return
-			if command -v setpriv >/dev/null; then
-				setpriv --reuid=65534 --regid=65534 \
-					--clear-groups cat "$d/$f" >/dev/null ||
-					fail "$d/$f: unreadable by nobody" ||
+		sysfs_check "$d/state" 444 'idle|connected' || return
+		sysfs_check "$d/attached" 444 '[012]' || return
+		sysfs_check "$d/connection" 444 '[0-9]+' || return
+		sysfs_check "$d/fifo_size" 444 "${fifo:-[0-9]+}" || return
+		for ep in 0 1; do
+			for f in read_bytes read_ops write_bytes write_ops; do
+				sysfs_check "$d/ep${ep}_$f" 400 '[0-9]+' ||
 					return
-			fi
+			done
 		done
-		case $(cat "$d/state") in
-		idle | connected) ;;
-		*) fail "$d/state: '$(cat "$d/state")'"; return ;;
-		esac
+		set -- "$d"/ep[01]_*
+		[ $# = 8 ] || fail "$d: $# endpoint counters, want 8" || return
 	done
+
+	hold_open || return
+	printf abc >&"$ep0"
+	d=$CLASS/$MOD$HOLD_CON
+	sysfs_check "$d/state" 444 connected || { release; return 1; }
+	sysfs_check "$d/attached" 444 2 || { release; return 1; }
+	sysfs_check "$d/ep0_write_bytes" 400 3 || { release; return 1; }
+	sysfs_check "$d/ep0_write_ops" 400 1 || { release; return 1; }
+	sysfs_check "$d/ep1_read_bytes" 400 0 || { release; return 1; }
+	release
+	sysfs_check "$d/state" 444 idle || return
+	sysfs_check "$d/ep0_write_bytes" 400 0
 }
 
 # The console stays connected until both endpoints have detached, even
@@ -188,7 +221,7 @@ fi
 
 echo "1..7"
 run_test R15_all_consoles_idle_after_earlier_suites
-run_test sysfs_attributes_world_readable_0444
+run_test sysfs_attributes_modes_and_values
 run_test R15_console_lives_until_both_detached
 run_test R15_no_unload_while_open
 run_test R1_shell_third_open_busy
