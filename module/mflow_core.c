@@ -320,13 +320,17 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		if (n < piece)
 			break;
 		avail = mflow_used(d);
+		/* A read of many MiB: let others run between pieces. */
+		if (avail && done < want)
+			cond_resched();
 	}
 	if (!done) {
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	ep->read_bytes += done;
-	ep->read_ops++;
+	/* Read locklessly by mflow_get_stats() and sysfs. */
+	WRITE_ONCE(ep->read_bytes, ep->read_bytes + done);
+	WRITE_ONCE(ep->read_ops, ep->read_ops + 1);
 	ret = done;
 out_unlock:
 	mutex_unlock(&d->rd_lock);
@@ -414,11 +418,15 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			ret = -EFAULT;
 			break;
 		}
+		/* A write of many MiB: let others run between pieces. */
+		if (done < total)
+			cond_resched();
 	}
 
 	if (done) {
-		ep->write_bytes += done;
-		ep->write_ops++;
+		/* Read locklessly by mflow_get_stats() and sysfs. */
+		WRITE_ONCE(ep->write_bytes, ep->write_bytes + done);
+		WRITE_ONCE(ep->write_ops, ep->write_ops + 1);
 		ret = done;
 	}
 	mutex_unlock(&d->wr_lock);
@@ -598,13 +606,14 @@ void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info)
 	u32 flags = 0;
 
 	mutex_lock(&con->lock);
-	if (ep->in->rd_shut)
+	/* The shut flags change under each direction's lock, not this one. */
+	if (READ_ONCE(ep->in->rd_shut))
 		flags |= MFLOW_INFO_RD_SHUT;
-	if (ep->out->wr_shut)
+	if (READ_ONCE(ep->out->wr_shut))
 		flags |= MFLOW_INFO_WR_SHUT;
-	if (ep->out->rd_shut)
+	if (READ_ONCE(ep->out->rd_shut))
 		flags |= MFLOW_INFO_PEER_RD_SHUT;
-	if (ep->in->wr_shut)
+	if (READ_ONCE(ep->in->wr_shut))
 		flags |= MFLOW_INFO_PEER_WR_SHUT;
 	if (peer->attached)
 		flags |= MFLOW_INFO_PEER_ATTACHED;
@@ -634,7 +643,8 @@ void mflow_get_stats(struct mflow_endpoint *ep, struct mflow_stats *stats)
 	stats->read_ops = READ_ONCE(ep->read_ops);
 	stats->write_bytes = READ_ONCE(ep->write_bytes);
 	stats->write_ops = READ_ONCE(ep->write_ops);
-	stats->age_ns = ktime_to_ns(ktime_sub(ktime_get(), ep->con->start));
+	stats->age_ns = ktime_to_ns(ktime_sub(ktime_get(),
+					      READ_ONCE(ep->con->start)));
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_get_stats);
 
@@ -652,9 +662,9 @@ static void mflow_dir_free(struct mflow_dir *d)
 {
 	kvfree(d->fifo.kfifo.data);
 	memset(&d->fifo, 0, sizeof(d->fifo));
-	d->wr_shut = false;
-	d->rd_shut = false;
-	d->wr_need = PIPE_BUF;
+	WRITE_ONCE(d->wr_shut, false);
+	WRITE_ONCE(d->rd_shut, false);
+	WRITE_ONCE(d->wr_need, PIPE_BUF);
 }
 
 static int mflow_dir_alloc(struct mflow_dir *d, unsigned int size)
@@ -677,11 +687,12 @@ static void mflow_reset(struct mflow_console *con)
 		mflow_dir_free(&con->dir[i]);
 		ep->attached = false;
 		ep->used = false;
-		ep->nosigpipe = false;
-		ep->read_bytes = 0;
-		ep->read_ops = 0;
-		ep->write_bytes = 0;
-		ep->write_ops = 0;
+		WRITE_ONCE(ep->nosigpipe, false);
+		/* sysfs reads the counters locklessly. */
+		WRITE_ONCE(ep->read_bytes, 0);
+		WRITE_ONCE(ep->read_ops, 0);
+		WRITE_ONCE(ep->write_bytes, 0);
+		WRITE_ONCE(ep->write_ops, 0);
 	}
 }
 
@@ -719,8 +730,9 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 			ep = ERR_PTR(err);
 			goto out_unlock;
 		}
-		con->connection++;
-		con->start = ktime_get();
+		/* Read locklessly by sysfs and mflow_get_stats(). */
+		WRITE_ONCE(con->connection, con->connection + 1);
+		WRITE_ONCE(con->start, ktime_get());
 	}
 	ep->used = true;
 	ep->attached = true;
@@ -819,10 +831,16 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_create);
  */
 void mflow_console_destroy(struct mflow_console *con)
 {
+	int i;
+
 	if (!con)
 		return;
 	WARN_ON(con->ep[0].attached || con->ep[1].attached);
 	mflow_reset(con);
+	for (i = 0; i < 2; i++) {
+		mutex_destroy(&con->dir[i].rd_lock);
+		mutex_destroy(&con->dir[i].wr_lock);
+	}
 	mutex_destroy(&con->lock);
 	kfree(con);
 }

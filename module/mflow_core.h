@@ -75,6 +75,10 @@ struct mflow_dir {
  * @read_ops: reads that returned data, under @in->rd_lock.
  * @write_bytes: bytes written, under @out->wr_lock.
  * @write_ops: writes that moved data, under @out->wr_lock.
+ *
+ * The counters, @nosigpipe and the console's @connection and @start are
+ * read without a lock (stats, sysfs), so they are written with
+ * WRITE_ONCE() and read with READ_ONCE().
  */
 struct mflow_endpoint {
 	struct mflow_console *con;
@@ -94,8 +98,9 @@ struct mflow_endpoint {
  * struct mflow_console - one console, /dev/mflowN
  * @index: N.
  * @fifo_size: bytes per direction, a power of two.
- * @lock: protects attach and detach, the shut flags of @dir, @connection,
- *	@start and the fifo memory.
+ * @lock: serializes attach and detach; protects the endpoints' @attached
+ *	and @used, @connection, @start and the fifo memory. The shut flags
+ *	of @dir are not under it: each direction's own lock orders them.
  * @close_wait: MFLOW_IOC_CLOSE waiters; woken on every write shutdown.
  * @connection: number of the current (or last) connection, from 1.
  * @start: when the current connection began.
@@ -105,7 +110,7 @@ struct mflow_endpoint {
 struct mflow_console {
 	unsigned int index;
 	unsigned int fifo_size;
-	struct mutex lock;		/* attach, detach, shut flags */
+	struct mutex lock;		/* attach, detach, connection */
 	wait_queue_head_t close_wait;
 	u64 connection;
 	ktime_t start;
