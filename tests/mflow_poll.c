@@ -467,6 +467,161 @@ TEST_F(mflow_poll, R11_epoll_et_edge_on_peer_detach)
 	EXPECT_EQ(0, reap(pid, 10000));
 }
 
+/* ---- poll agrees with the call, whoever else uses the endpoint ---- */
+
+struct blocked_io {
+	int fd;
+	void *buf;
+	size_t len;
+	pid_t tid;
+	ssize_t ret;
+	int err;
+};
+
+static void *blocked_read_thread(void *arg)
+{
+	struct blocked_io *b = arg;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	b->ret = read(b->fd, b->buf, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+static void *blocked_write_thread(void *arg)
+{
+	struct blocked_io *b = arg;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	b->ret = write(b->fd, b->buf, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+/* Start @fn on @b and return once it sleeps in the kernel. */
+static void start_blocked(struct __test_metadata *_metadata, pthread_t *th,
+			  void *(*fn)(void *), struct blocked_io *b)
+{
+	ASSERT_EQ(0, pthread_create(th, NULL, fn, b));
+	while (!__atomic_load_n(&b->tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(b->tid));
+}
+
+/*
+ * A blocking writer sleeps in the middle of a write larger than the fifo
+ * (R6 keeps its bytes contiguous). Meanwhile the fd turns O_NONBLOCK and
+ * the reader frees more than PIPE_BUF: poll must say what a non-blocking
+ * write then does, and an edge-triggered waiter must get its EPOLLOUT
+ * edge whenever poll turns writable. The stream holds the blocked write
+ * alone, intact.
+ */
+TEST_F(mflow_poll, R6_R11_poll_agrees_with_nonblock_write_beside_blocked_writer)
+{
+	size_t len = 2 * (size_t)self->fifo;
+	struct blocked_io b = { .fd = self->fd[0], .len = len };
+	uint8_t *buf = malloc(len), *in = malloc(len);
+	uint8_t small[MFLOW_PIPE_BUF];
+	bool out, wrote;
+	pthread_t th;
+	ssize_t r;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, in);
+	pat_fill(buf, 0, len);
+	b.buf = buf;
+	memset(small, 'X', sizeof(small));
+	add_et(_metadata, self->ep, self->fd[0], EPOLLOUT);
+	EXPECT_EQ((__u32)EPOLLOUT, edge(self->ep, 0));
+
+	start_blocked(_metadata, &th, blocked_write_thread, &b);
+	ASSERT_EQ(0, set_nonblock(self->fd[0], true));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	ASSERT_EQ(0, drain_pat(self->fd[1], 0, 2 * MFLOW_PIPE_BUF));
+
+	out = revents(self->fd[0]) & POLLOUT;
+	EXPECT_EQ(out ? (__u32)EPOLLOUT : 0U, edge(self->ep, 0))
+		TH_LOG("poll says %swritable", out ? "" : "not ");
+	r = write(self->fd[0], small, sizeof(small));
+	wrote = r == (ssize_t)sizeof(small);
+	EXPECT_EQ(out, wrote) TH_LOG("poll %s POLLOUT, write: %zd (%s)",
+				     out ? "has" : "lacks", r,
+				     r < 0 ? strerror(errno) : "bytes");
+	if (!wrote)
+		EXPECT_EQ(EAGAIN, errno);
+
+	/* the blocked write completes, contiguous and intact */
+	ASSERT_EQ(0, drain_pat(self->fd[1], 2 * MFLOW_PIPE_BUF,
+			       len - 2 * MFLOW_PIPE_BUF));
+	pthread_join(th, NULL);
+	EXPECT_EQ((ssize_t)len, b.ret);
+	EXPECT_EQ(wrote ? (long)sizeof(small) : 0, fionread(self->fd[1]));
+	/* the writer is done: writable, and the edge says so */
+	EXPECT_TRUE(revents(self->fd[0]) & POLLOUT);
+	EXPECT_TRUE(edge(self->ep, 5000) & EPOLLOUT);
+	EXPECT_EQ((ssize_t)sizeof(small),
+		  write(self->fd[0], small, sizeof(small)));
+	free(buf);
+	free(in);
+}
+
+struct epoll_reader {
+	int ep, fd;
+	pid_t tid;
+	int n;
+	ssize_t ret;
+	int err;
+	char c;
+};
+
+static void *epoll_then_read_thread(void *arg)
+{
+	struct epoll_reader *e = arg;
+	struct epoll_event ev;
+
+	__atomic_store_n(&e->tid, gettid(), __ATOMIC_SEQ_CST);
+	e->n = epoll_wait(e->ep, &ev, 1, 20000);
+	e->ret = read(e->fd, &e->c, 1);
+	e->err = errno;
+	return NULL;
+}
+
+/*
+ * A thread sleeps in a blocking read; the fd then turns O_NONBLOCK and an
+ * event loop waits on it with EPOLLEXCLUSIVE, ahead of the reader on the
+ * wait queue. Data arrives: the loop is told, and its non-blocking read
+ * must get the byte rather than EAGAIN (which would leave the data unread
+ * with both asleep). The blocked reader gets the next byte.
+ */
+TEST_F(mflow_poll, R3_R11_epollexclusive_loop_beside_blocked_reader)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct epoll_reader e = { .ep = self->ep, .fd = self->fd[1] };
+	char c = 0;
+	struct blocked_io b = { .fd = self->fd[1], .buf = &c, .len = 1 };
+	pthread_t tb, te;
+
+	ASSERT_EQ(0, epoll_ctl(self->ep, EPOLL_CTL_ADD, self->fd[1], &ev));
+	start_blocked(_metadata, &tb, blocked_read_thread, &b);
+	ASSERT_EQ(0, set_nonblock(self->fd[1], true));
+	ASSERT_EQ(0, pthread_create(&te, NULL, epoll_then_read_thread, &e));
+	while (!__atomic_load_n(&e.tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(e.tid));
+
+	ASSERT_EQ(1, write(self->fd[0], "a", 1));
+	pthread_join(te, NULL);
+	EXPECT_EQ(1, e.n);
+	EXPECT_EQ(1, e.ret) TH_LOG("loop's read: %s", strerror(e.err));
+	EXPECT_EQ('a', e.c);
+
+	ASSERT_EQ(1, write(self->fd[0], "b", 1));
+	pthread_join(tb, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(e.ret == 1 ? 'b' : 'a', c);
+	EXPECT_EQ(e.ret == 1 ? 0 : 1, fionread(self->fd[1]));
+}
+
 /* ---- R9 through poll: the close handshake of an event loop ---- */
 
 struct epoll_waiter {
