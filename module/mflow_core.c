@@ -26,9 +26,14 @@
  * need no common lock: the consumer publishes the out index and the producer
  * the in index with release stores, and each side reads the other's index
  * with an acquire load. Copies to and from user memory run under those
- * mutexes only. A writer wakes the reader only when a reader sleeps; a reader
- * wakes the writer only when the writer sleeps and the room it waits for is
- * there, which batches wakeups for bulk transfers.
+ * mutexes only, and nobody sleeps for data or room holding one, so a
+ * non-blocking caller never fails because a blocking one sleeps: what poll
+ * reports holds for the next call. A blocking write that must sleep between
+ * its pieces marks the direction busy instead, which keeps other writers out
+ * (the write stays contiguous) and EPOLLOUT off until it is done. A writer
+ * wakes the reader only when a reader sleeps; a reader wakes the writer only
+ * when the writer sleeps and the room it waits for is there, which batches
+ * wakeups for bulk transfers.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -67,13 +72,18 @@ static unsigned int mflow_used(struct mflow_dir *d)
 	return smp_load_acquire(&f->in) - f->out;
 }
 
-/* Free space, as the producer sees it: the consumer is done with it. */
+/*
+ * Free space, as the producer sees it: the consumer is done with it. The
+ * consumer also calls it (mflow_wake_writer()), hence READ_ONCE() on in.
+ */
 static unsigned int mflow_room(struct mflow_dir *d)
 {
 	struct __kfifo *f = &d->fifo.kfifo;
+	unsigned int out;
 
 	/* Pairs with the release in mflow_fifo_to_iter() and mflow_drop(). */
-	return mflow_fifo_bytes(d) - (f->in - smp_load_acquire(&f->out));
+	out = smp_load_acquire(&f->out);
+	return mflow_fifo_bytes(d) - (READ_ONCE(f->in) - out);
 }
 
 /*
@@ -179,15 +189,31 @@ static void mflow_drop(struct mflow_dir *d)
 	smp_store_release(&f->out, smp_load_acquire(&f->in));
 }
 
+/*
+ * Consumer, after publishing out: wake the writer side once the room its
+ * sleeper needs is there (PIPE_BUF, what poll needs, when no writer sleeps).
+ *
+ * The smp_mb() in wq_has_sleeper() orders our store of out before the loads
+ * of the queue and of wr_need. It pairs with the full barrier of
+ * set_current_state() in prepare_to_wait(), which mflow_wait_room() runs
+ * after storing wr_need and queueing itself and before loading out: either
+ * the writer sees our room and does not sleep, or we see it queued with its
+ * wr_need and wake it.
+ */
 static void mflow_wake_writer(struct mflow_dir *d)
 {
-	/* wq_has_sleeper() orders the out index store before the checks. */
 	if (wq_has_sleeper(&d->wr_wait) &&
 	    mflow_room(d) >= READ_ONCE(d->wr_need))
 		wake_up_interruptible_sync_poll(&d->wr_wait,
 						EPOLLOUT | EPOLLWRNORM);
 }
 
+/*
+ * Producer, after publishing in (or a reader leaving data behind): wake a
+ * reader. The smp_mb() in wq_has_sleeper() orders the store of in before
+ * the load of the queue; it pairs with the barrier of set_current_state()
+ * in the reader's wait, between queueing itself and loading in.
+ */
 static void mflow_wake_reader(struct mflow_dir *d)
 {
 	if (wq_has_sleeper(&d->rd_wait))
@@ -232,7 +258,10 @@ static void mflow_shut_rd(struct mflow_dir *d)
 	spin_unlock(&d->lock);
 	if (was)
 		return;
-	/* A reader asleep holds rd_lock and drops the bytes when it wakes. */
+	/*
+	 * A reader busy copying holds rd_lock: the next read drops what it
+	 * leaves (FIONREAD and OUTQ say 0 from now on).
+	 */
 	if (mutex_trylock(&d->rd_lock)) {
 		mflow_drop(d);
 		mutex_unlock(&d->rd_lock);
@@ -241,12 +270,14 @@ static void mflow_shut_rd(struct mflow_dir *d)
 	wake_up_interruptible_all(&d->wr_wait);
 }
 
-/* Another reader or writer may sleep holding @lock: wait interruptibly. */
-static int mflow_lock(struct mutex *lock, bool nonblock)
+/*
+ * rd_lock and wr_lock are held only while copying, never across a sleep for
+ * data or room, so a non-blocking caller may wait for them too (as pipes
+ * do): what poll reported stays true for its call (R11). Restartable, as
+ * the waits for data or room are.
+ */
+static int mflow_lock(struct mutex *lock)
 {
-	if (nonblock)
-		return mutex_trylock(lock) ? 0 : -EAGAIN;
-	/* Restartable, as the wait for data or room is. */
 	return mutex_lock_interruptible(lock) ? -ERESTARTSYS : 0;
 }
 
@@ -269,13 +300,14 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 {
 	struct mflow_dir *d = ep->in;
 	size_t want = iov_iter_count(to);
+	bool woken = false;
 	unsigned int avail;
 	size_t done, n;
 	ssize_t ret;
 
 	if (!want)
 		return 0;
-	ret = mflow_lock(&d->rd_lock, nonblock);
+	ret = mflow_lock(&d->rd_lock);
 	if (ret)
 		return ret;
 
@@ -301,11 +333,21 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 			ret = -EAGAIN;
 			goto out_unlock;
 		}
+		/*
+		 * Sleep without rd_lock, which another reader of the endpoint
+		 * may need meanwhile. The wait queues us before it tests
+		 * mflow_can_read(); see mflow_wake_reader() for the pairing.
+		 * An exclusive waiter woken for data it then finds returns 0
+		 * even with a signal pending, so a wakeup is never lost.
+		 */
+		mutex_unlock(&d->rd_lock);
 		if (wait_event_interruptible_exclusive(d->rd_wait,
-						       mflow_can_read(d))) {
-			ret = -ERESTARTSYS;
-			goto out_unlock;
-		}
+						       mflow_can_read(d)))
+			return -ERESTARTSYS;
+		ret = mflow_lock(&d->rd_lock);
+		if (ret)
+			return ret;
+		woken = true;
 	}
 
 	/* Keep going while the writer keeps adding, up to the count asked. */
@@ -324,6 +366,12 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		if (avail && done < want)
 			cond_resched();
 	}
+	/*
+	 * The wakeup that brought us here was exclusive: if we leave data
+	 * behind, pass it on to the next reader (as pipes do).
+	 */
+	if (woken && mflow_used(d))
+		mflow_wake_reader(d);
 	if (!done) {
 		ret = -EFAULT;
 		goto out_unlock;
@@ -339,19 +387,50 @@ out_unlock:
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_read);
 
 /*
- * Sleep until @need bytes of room, or the direction dies. Readers wake the
- * writer only once that much is free, so a bulk writer sleeps and wakes once
- * per half fifo rather than once per read.
+ * The write in progress (@wr_busy, ours) sleeps until @need bytes of room,
+ * or the direction dies. Readers wake it only once that much is free, so a
+ * bulk writer sleeps and wakes once per half fifo rather than once per
+ * read. The wait is not exclusive: an EPOLLEXCLUSIVE poller on the queue
+ * must not take the one wakeup meant for us. Called and returns without
+ * wr_lock.
  */
 static int mflow_wait_room(struct mflow_dir *d, unsigned int need)
 {
-	int err;
+	DEFINE_WAIT(wait);
+	int ret = 0;
 
 	WRITE_ONCE(d->wr_need, need);
-	err = wait_event_interruptible_exclusive(d->wr_wait,
-						 mflow_can_write(d, need));
+	for (;;) {
+		/*
+		 * Queue, then set the task state with a full barrier, then
+		 * load out: the store of wr_need above and our queue entry are
+		 * visible before that load. Pairs with wq_has_sleeper() in
+		 * mflow_wake_writer().
+		 */
+		prepare_to_wait(&d->wr_wait, &wait, TASK_INTERRUPTIBLE);
+		if (mflow_can_write(d, need))
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		schedule();
+	}
+	finish_wait(&d->wr_wait, &wait);
 	WRITE_ONCE(d->wr_need, PIPE_BUF);
-	return err ? -ERESTARTSYS : 0;
+	return ret;
+}
+
+/*
+ * Another write is in progress: sleep until it is done or the direction
+ * dies. Called and returns without wr_lock. The owner clears @wr_busy,
+ * then wakes the queue, whose lock orders that store against our queueing
+ * in the wait.
+ */
+static int mflow_wait_turn(struct mflow_dir *d)
+{
+	return wait_event_interruptible(d->wr_wait, !READ_ONCE(d->wr_busy) ||
+					mflow_write_dead(d)) ? -ERESTARTSYS : 0;
 }
 
 /**
@@ -361,9 +440,12 @@ static int mflow_wait_room(struct mflow_dir *d, unsigned int need)
  * @nonblock: fail with -EAGAIN instead of sleeping.
  *
  * A blocking write moves the whole of @from, sleeping for room, and no other
- * write on the same endpoint interleaves with it (R5, R6). A non-blocking
- * write of at most PIPE_BUF bytes moves all or nothing; a larger one moves
- * what fits. Once the local write side is shut or the peer can no longer
+ * write on the same endpoint interleaves with it (R5, R6): before it first
+ * sleeps it marks the direction busy, and keeps it so until it returns.
+ * Other writers wait for their turn meanwhile; non-blocking ones fail with
+ * -EAGAIN, and poll does not report EPOLLOUT (R11). A non-blocking write of
+ * at most PIPE_BUF bytes moves all or nothing; a larger one moves what
+ * fits. Once the local write side is shut or the peer can no longer
  * read, it fails with -EPIPE (R7); the caller raises SIGPIPE. A write cut
  * short by a signal, a fault or the peer going away returns the bytes it
  * moved.
@@ -377,12 +459,13 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 	struct mflow_dir *d = ep->out;
 	size_t total = iov_iter_count(from);
 	unsigned int half = mflow_fifo_bytes(d) / 2;
+	bool owner = false;
 	size_t done = 0;
 	ssize_t ret;
 
 	if (!total)
 		return 0;
-	ret = mflow_lock(&d->wr_lock, nonblock);
+	ret = mflow_lock(&d->wr_lock);
 	if (ret)
 		return ret;
 
@@ -395,13 +478,32 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			ret = -EPIPE;
 			break;
 		}
+		/* Not ours: we have moved nothing yet, and go after it. */
+		if (d->wr_busy && !owner) {
+			if (nonblock) {
+				ret = -EAGAIN;
+				break;
+			}
+			mutex_unlock(&d->wr_lock);
+			ret = mflow_wait_turn(d);
+			if (!ret)
+				ret = mflow_lock(&d->wr_lock);
+			if (ret)
+				return ret;
+			continue;
+		}
 		room = mflow_room(d);
 		if (nonblock && (!room || (left <= PIPE_BUF && room < left))) {
 			ret = -EAGAIN;
 			break;
 		}
 		if (!room) {
+			/* Keep the stream to ourselves across the sleep. */
+			owner = true;
+			WRITE_ONCE(d->wr_busy, true);
+			mutex_unlock(&d->wr_lock);
 			ret = mflow_wait_room(d, min_t(size_t, left, half));
+			mutex_lock(&d->wr_lock);
 			if (ret)
 				break;
 			continue;
@@ -429,7 +531,12 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		WRITE_ONCE(ep->write_ops, ep->write_ops + 1);
 		ret = done;
 	}
+	if (owner)
+		WRITE_ONCE(d->wr_busy, false);
 	mutex_unlock(&d->wr_lock);
+	/* The next writer may go, and pollers may now see EPOLLOUT. */
+	if (owner)
+		wake_up_interruptible_poll(&d->wr_wait, EPOLLOUT | EPOLLWRNORM);
 	return ret;
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_write);
@@ -556,9 +663,11 @@ __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (in_eof)
 		mask |= EPOLLRDHUP;
+	/* While a blocking write sleeps mid-way, other writes would block. */
 	if (out_dead)
 		mask |= EPOLLOUT | EPOLLWRNORM | EPOLLERR;
-	else if (mflow_fifo_bytes(out) - mflow_peek_used(out) >= PIPE_BUF)
+	else if (!READ_ONCE(out->wr_busy) &&
+		 mflow_fifo_bytes(out) - mflow_peek_used(out) >= PIPE_BUF)
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	if (in_eof && out_dead)
 		mask |= EPOLLHUP;
@@ -664,6 +773,7 @@ static void mflow_dir_free(struct mflow_dir *d)
 	memset(&d->fifo, 0, sizeof(d->fifo));
 	WRITE_ONCE(d->wr_shut, false);
 	WRITE_ONCE(d->rd_shut, false);
+	WRITE_ONCE(d->wr_busy, false);
 	WRITE_ONCE(d->wr_need, PIPE_BUF);
 }
 

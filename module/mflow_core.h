@@ -32,16 +32,22 @@
  * @fifo: the bytes in flight. Single producer (the writer holding
  *	@wr_lock) and single consumer (the reader holding @rd_lock) need no
  *	further lock: indices are published with release/acquire ordering.
- * @rd_lock: serializes readers of this direction; held across the sleep
- *	for data.
- * @wr_lock: serializes writers of this direction; held across the sleep
- *	for room, which makes every write call contiguous in the stream.
+ * @rd_lock: serializes readers of this direction while they copy; never
+ *	held across the sleep for data.
+ * @wr_lock: serializes writers of this direction while they copy; never
+ *	held across the sleep for room. With @wr_busy it makes every write
+ *	call contiguous in the stream.
  * @rd_wait: readers waiting for data or EOF; pollers for EPOLLIN.
- * @wr_wait: writers waiting for room; pollers for EPOLLOUT.
+ * @wr_wait: the busy writer waiting for room, writers waiting for their
+ *	turn; pollers for EPOLLOUT.
  * @lock: orders the shut flags against the writer publishing bytes, so
  *	that no byte enters @fifo once @wr_shut or @rd_shut is set.
  * @wr_need: room the sleeping writer waits for; readers wake @wr_wait once
  *	the free space reaches it. PIPE_BUF when no writer sleeps.
+ * @wr_busy: a blocking write is in progress and sleeps for room between
+ *	its pieces: other writes wait for it (non-blocking ones fail with
+ *	EAGAIN) and poll reports no EPOLLOUT. Set and cleared under @wr_lock
+ *	by that writer, read locklessly by poll.
  * @wr_shut: the writing endpoint shut its write side or detached; the
  *	reader gets EOF once @fifo is drained.
  * @rd_shut: the reading endpoint shut its read side or detached; writes
@@ -58,6 +64,7 @@ struct mflow_dir {
 	wait_queue_head_t wr_wait;
 	spinlock_t lock;		/* shut flags vs. publishing */
 	unsigned int wr_need;
+	bool wr_busy;
 	bool wr_shut;
 	bool rd_shut;
 };
