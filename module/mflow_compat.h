@@ -47,6 +47,19 @@
 #define ITER_SOURCE	WRITE
 #endif
 
+/*
+ * splice(2) and sendfile(2) from a console: up to 6.4,
+ * generic_file_splice_read() fed any ->read_iter an ITER_PIPE iterator;
+ * 6.5 reworked splice reading (ITER_PIPE went away soon after) and made
+ * copy_splice_read() the helper for files outside the page cache.
+ * iter_file_splice_write() serves every version.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define mflow_splice_read	copy_splice_read
+#else
+#define mflow_splice_read	generic_file_splice_read
+#endif
+
 /* The KUnit suites import the namespace the core exports to. */
 #define MFLOW_IMPORT_KUNIT_NS()	__MFLOW_IMPORT_NS(MFLOW_KUNIT_NS)
 
