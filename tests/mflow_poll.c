@@ -266,123 +266,158 @@ TEST_F(mflow_poll, R11_pollout_needs_pipe_buf_room)
 
 /* ---- blocked pollers wake ---- */
 
-enum later_op { LATER_WRITE, LATER_DRAIN, LATER_SHUT_WR, LATER_DETACH };
-
 /*
- * Fork a helper that sleeps a while, then does @op to endpoint @ep. For
- * LATER_DETACH the test gives up its own descriptor of @ep, so that the
- * helper's exit detaches the endpoint; otherwise the endpoint stays
- * attached after the helper is gone.
+ * A poller thread: it blocks in poll(2), select(2) or epoll_wait(2) on one
+ * fd (or epoll instance) for up to 10 s and records what woke it. Each
+ * wake test proves the poller asleep (wait_blocked()) before it makes
+ * the event happen.
  */
-static pid_t later(FIXTURE_DATA(mflow_poll) *self, int ep, enum later_op op)
-{
-	pid_t pid = spawn();
+enum wait_kind { W_POLL, W_SELECT, W_EPOLL };
 
-	if (pid > 0 && op == LATER_DETACH)
-		close_fd(&self->fd[ep]);
-	if (pid)
-		return pid;
-	close_fd(&self->fd[!ep]);
-	sleep_ms(300);
-	switch (op) {
-	case LATER_WRITE:
-		CHILD_CHECK(write(self->fd[ep], "w", 1) == 1);
+struct poller {
+	enum wait_kind kind;
+	int fd;			/* the fd, or the epoll instance */
+	short events;		/* W_POLL */
+	pid_t tid;
+	int ret;
+	short revents;		/* W_POLL */
+	bool readable;		/* W_SELECT */
+	__u32 epoll_events;	/* W_EPOLL */
+};
+
+static void *poller_thread(void *arg)
+{
+	struct poller *w = arg;
+	struct timeval tv = { .tv_sec = 10 };
+	struct pollfd pfd = { .fd = w->fd, .events = w->events };
+	struct epoll_event ev = {};
+	fd_set rd;
+
+	__atomic_store_n(&w->tid, gettid(), __ATOMIC_SEQ_CST);
+	switch (w->kind) {
+	case W_POLL:
+		w->ret = poll(&pfd, 1, 10000);
+		w->revents = pfd.revents;
 		break;
-	case LATER_DRAIN:
-		CHILD_CHECK(drain_pat(self->fd[ep], 0, self->fifo) == 0);
+	case W_SELECT:
+		FD_ZERO(&rd);
+		FD_SET(w->fd, &rd);
+		w->ret = select(w->fd + 1, &rd, NULL, NULL, &tv);
+		w->readable = FD_ISSET(w->fd, &rd);
 		break;
-	case LATER_SHUT_WR:
-		CHILD_CHECK(shut(self->fd[ep], MFLOW_SHUT_WR) == 0);
-		break;
-	case LATER_DETACH:
+	case W_EPOLL:
+		w->ret = epoll_wait(w->fd, &ev, 1, 10000);
+		w->epoll_events = ev.events;
 		break;
 	}
-	_exit(0);
+	return NULL;
 }
 
-/* poll() on endpoint 0 for @events, blocking up to 10 s: the revents. */
-static short poll_wait(int fd, short events)
+/* Start @w and return once it sleeps in the kernel. */
+static void start_poller(struct __test_metadata *_metadata, pthread_t *th,
+			 struct poller *w)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	ASSERT_EQ(0, pthread_create(th, NULL, poller_thread, w));
+	while (!__atomic_load_n(&w->tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(w->tid));
+}
 
-	return poll(&pfd, 1, 10000) == 1 ? pfd.revents : -1;
+enum peer_op { PEER_WRITE, PEER_DRAIN, PEER_SHUT_WR, PEER_DETACH };
+
+/* Endpoint 1 does @op; for PEER_DETACH the test's only fd of it closes. */
+static void peer_does(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(mflow_poll) *self, enum peer_op op)
+{
+	switch (op) {
+	case PEER_WRITE:
+		ASSERT_EQ(1, write(self->fd[1], "w", 1));
+		break;
+	case PEER_DRAIN:
+		ASSERT_EQ(0, drain_pat(self->fd[1], 0, self->fifo));
+		break;
+	case PEER_SHUT_WR:
+		ASSERT_EQ(0, shut(self->fd[1], MFLOW_SHUT_WR));
+		break;
+	case PEER_DETACH:
+		close_fd(&self->fd[1]);
+		break;
+	}
+}
+
+/* poll(2) on endpoint 0 for @events, asleep before endpoint 1 does @op. */
+static short poll_woken_by(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(mflow_poll) *self, short events,
+			   enum peer_op op)
+{
+	struct poller w = { .kind = W_POLL, .fd = self->fd[0],
+			    .events = events };
+	pthread_t th;
+
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, op);
+	pthread_join(th, NULL);
+	return w.ret == 1 ? w.revents : -1;
 }
 
 TEST_F(mflow_poll, R11_poll_wakes_on_data)
 {
-	pid_t pid = later(self, 1, LATER_WRITE);
-
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(IN, poll_wait(self->fd[0], IN));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(IN, poll_woken_by(_metadata, self, IN, PEER_WRITE));
 }
 
 TEST_F(mflow_poll, R11_poll_wakes_on_room)
 {
-	pid_t pid;
-
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
-	pid = later(self, 1, LATER_DRAIN);
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(OUT, poll_wait(self->fd[0], OUT));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(OUT, poll_woken_by(_metadata, self, OUT, PEER_DRAIN));
 }
 
 TEST_F(mflow_poll, R11_poll_wakes_on_peer_shut_wr)
 {
-	pid_t pid = later(self, 1, LATER_SHUT_WR);
-
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(IN | RDHUP, poll_wait(self->fd[0], IN | RDHUP));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(IN | RDHUP,
+		  poll_woken_by(_metadata, self, IN | RDHUP, PEER_SHUT_WR));
 }
 
 /* POLLERR and POLLHUP come after a peer detach even when not asked. */
 TEST_F(mflow_poll, R11_err_hup_reported_unasked)
 {
-	pid_t pid = later(self, 1, LATER_DETACH);
+	struct pollfd pfd = { .fd = self->fd[0], .events = OUT };
 
-	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, reap(pid, 10000));
-	EXPECT_EQ(OUT | ERR | HUP, poll_wait(self->fd[0], OUT));
+	close_fd(&self->fd[1]);
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(OUT | ERR | HUP, pfd.revents);
 }
 
 TEST_F(mflow_poll, R11_poll_blocked_wakes_on_peer_detach)
 {
-	pid_t pid;
-
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
-	pid = later(self, 1, LATER_DETACH);
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(OUT | ERR | HUP, poll_wait(self->fd[0], OUT));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(OUT | ERR | HUP,
+		  poll_woken_by(_metadata, self, OUT, PEER_DETACH));
 }
 
 TEST_F(mflow_poll, R11_select_wakes_on_data)
 {
-	struct timeval tv = { .tv_sec = 10 };
-	pid_t pid = later(self, 1, LATER_WRITE);
-	fd_set rd;
+	struct poller w = { .kind = W_SELECT, .fd = self->fd[0] };
+	pthread_t th;
 
-	ASSERT_LT(0, pid);
-	FD_ZERO(&rd);
-	FD_SET(self->fd[0], &rd);
-	EXPECT_EQ(1, select(self->fd[0] + 1, &rd, NULL, NULL, &tv));
-	EXPECT_TRUE(FD_ISSET(self->fd[0], &rd));
-	EXPECT_EQ(0, reap(pid, 10000));
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, PEER_WRITE);
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, w.ret);
+	EXPECT_TRUE(w.readable);
 }
 
 TEST_F(mflow_poll, R11_epoll_wait_wakes_on_data)
 {
-	struct epoll_event ev = { .events = EPOLLIN }, out = {};
-	pid_t pid;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct poller w = { .kind = W_EPOLL, .fd = self->ep };
+	pthread_t th;
 
 	ASSERT_EQ(0, epoll_ctl(self->ep, EPOLL_CTL_ADD, self->fd[0], &ev));
-	pid = later(self, 1, LATER_WRITE);
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(1, epoll_wait(self->ep, &out, 1, 10000));
-	EXPECT_EQ((__u32)(EPOLLIN), out.events);
-	EXPECT_EQ(0, reap(pid, 10000));
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, PEER_WRITE);
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, w.ret);
+	EXPECT_EQ((__u32)EPOLLIN, w.epoll_events);
 }
 
 /* ---- edge-triggered epoll ---- */
@@ -456,15 +491,17 @@ TEST_F(mflow_poll, R11_epoll_et_rdhup_edge)
 /* A detach is an edge for a peer that waits edge-triggered. */
 TEST_F(mflow_poll, R11_epoll_et_edge_on_peer_detach)
 {
-	pid_t pid;
+	struct poller w = { .kind = W_EPOLL, .fd = self->ep };
+	pthread_t th;
 
 	add_et(_metadata, self->ep, self->fd[0], EPOLLIN | EPOLLRDHUP);
 	EXPECT_EQ(0U, edge(self->ep, 0));
-	pid = later(self, 1, LATER_DETACH);
-	ASSERT_LT(0, pid);
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, PEER_DETACH);
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, w.ret);
 	EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
-		  edge(self->ep, 10000));
-	EXPECT_EQ(0, reap(pid, 10000));
+		  w.epoll_events);
 }
 
 /* ---- poll agrees with the call, whoever else uses the endpoint ---- */

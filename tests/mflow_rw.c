@@ -1125,6 +1125,7 @@ TEST_F(mflow_rw, R7_write_cut_by_fault_returns_moved)
 	r = write(self->fd[0], buf, 200);
 	if (r < 0)
 		EXPECT_EQ(EFAULT, errno);
+	EXPECT_NE(0, r) TH_LOG("a write of 200 bytes cannot move none");
 	EXPECT_GE(100, r);
 	n = fionread(self->fd[1]);
 	EXPECT_EQ(r > 0 ? r : 0, n);
@@ -1166,8 +1167,7 @@ TEST_F(mflow_rw, R10_detach_never_waits)
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[1], 0));
 	t = now_ns();
-	EXPECT_EQ(0, close(self->fd[0]));
-	self->fd[0] = -1;
+	close_fd(&self->fd[0]);
 	EXPECT_GT(2000 * MSEC, now_ns() - t);
 	EXPECT_EQ(0, drain_pat(self->fd[1], 0, self->fifo));
 }
@@ -1180,7 +1180,7 @@ TEST_F(mflow_rw, R10_closing_a_dup_does_not_detach)
 
 	d = dup(self->fd[0]);
 	ASSERT_LE(0, d);
-	ASSERT_EQ(0, close(self->fd[0]));
+	close(self->fd[0]);
 	self->fd[0] = d;
 	EXPECT_EQ(MFLOW_INFO_PEER_ATTACHED, info_flags(self->fd[1]));
 	ASSERT_EQ(1, write(self->fd[1], "q", 1));
