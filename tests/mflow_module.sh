@@ -54,24 +54,46 @@ R15_all_consoles_idle_after_earlier_suites() {
 	return $bad
 }
 
-# sysfs_check FILE MODE PATTERN: FILE exists with MODE, its value matches
-# the extended regex PATTERN, and user nobody can read it exactly when
-# MODE lets others read.
-sysfs_check() {
-	local f=$1 want=$2 re=$3 mode v
+# readable_by_nobody FILE...: "FILE yes" or "FILE no" a line, for whether
+# user nobody can read each FILE (one process for all: forks are slow
+# under emulation).
+readable_by_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c '
+		for f; do
+			if { read -r _ <"$f"; } 2>/dev/null; then
+				echo "$f yes"
+			else
+				echo "$f no"
+			fi
+		done' sh "$@"
+}
 
-	[ -f "$f" ] || fail "$f missing" || return
-	mode=$(stat -c %a "$f")
-	[ "$mode" = "$want" ] || fail "$f: mode $mode, want $want" || return
-	v=$(cat "$f")
-	[[ $v =~ ^($re)$ ]] || fail "$f: value '$v'" || return
+# sysfs_check DIR MODE ATTR=PATTERN...: each DIR/ATTR exists with MODE,
+# its value matches the extended regex PATTERN, and user nobody can read
+# it exactly when MODE lets others read.
+sysfs_check() {
+	local d=$1 want=$2 arg a f mode v line names=()
+	shift 2
+
+	for arg; do
+		a=${arg%%=*}
+		names+=("$a")
+		f=$d/$a
+		[ -f "$f" ] || fail "$f missing" || return
+		read -r v <"$f" || fail "$f: unreadable by root" || return
+		[[ $v =~ ^(${arg#*=})$ ]] || fail "$f: value '$v'" || return
+	done
+	while read -r mode f; do
+		[ "$mode" = "$want" ] || fail "$f: mode $mode, want $want" ||
+			return
+	done < <(cd "$d" && stat -c '%a %n' "${names[@]}")
 	command -v setpriv >/dev/null || return 0
-	if setpriv --reuid=65534 --regid=65534 --clear-groups \
-		cat "$f" >/dev/null 2>&1; then
-		[ "$want" = 444 ] || fail "$f: readable by nobody"
-	else
-		[ "$want" = 400 ] || fail "$f: unreadable by nobody"
-	fi
+	while read -r f line; do
+		case $want:$line in
+		444:yes | 400:no) ;;
+		*) fail "$f: mode $want, readable by nobody: $line"; return ;;
+		esac
+	done < <(cd "$d" && readable_by_nobody "${names[@]}")
 }
 
 # Every attribute: present, its mode, a sane value. The per-endpoint
@@ -79,23 +101,21 @@ sysfs_check() {
 # the rest is world-readable. Idle consoles show zeros, a connected one
 # its traffic.
 sysfs_attributes_modes_and_values() {
-	local n d f ep fifo
+	local n d ep f counters=() fifo
 
-	fifo=$(cat /sys/module/$MOD/parameters/fifo_size 2>/dev/null)
+	read -r fifo <"/sys/module/$MOD/parameters/fifo_size"
+	for ep in 0 1; do
+		for f in read_bytes read_ops write_bytes write_ops; do
+			counters+=("ep${ep}_$f=[0-9]+")
+		done
+	done
 	for n in 0 1 2 3; do
 		[ -c "/dev/$MOD$n" ] || fail "/dev/$MOD$n: no char device" ||
 			return
 		d=$CLASS/$MOD$n
-		sysfs_check "$d/state" 444 'idle|connected' || return
-		sysfs_check "$d/attached" 444 '[012]' || return
-		sysfs_check "$d/connection" 444 '[0-9]+' || return
-		sysfs_check "$d/fifo_size" 444 "${fifo:-[0-9]+}" || return
-		for ep in 0 1; do
-			for f in read_bytes read_ops write_bytes write_ops; do
-				sysfs_check "$d/ep${ep}_$f" 400 '[0-9]+' ||
-					return
-			done
-		done
+		sysfs_check "$d" 444 'state=idle|connected' 'attached=[012]' \
+			'connection=[0-9]+' "fifo_size=$fifo" || return
+		sysfs_check "$d" 400 "${counters[@]}" || return
 		set -- "$d"/ep[01]_*
 		[ $# = 8 ] || fail "$d: $# endpoint counters, want 8" || return
 	done
@@ -103,14 +123,15 @@ sysfs_attributes_modes_and_values() {
 	hold_open || return
 	printf abc >&"$ep0"
 	d=$CLASS/$MOD$HOLD_CON
-	sysfs_check "$d/state" 444 connected || { release; return 1; }
-	sysfs_check "$d/attached" 444 2 || { release; return 1; }
-	sysfs_check "$d/ep0_write_bytes" 400 3 || { release; return 1; }
-	sysfs_check "$d/ep0_write_ops" 400 1 || { release; return 1; }
-	sysfs_check "$d/ep1_read_bytes" 400 0 || { release; return 1; }
+	if ! sysfs_check "$d" 444 state=connected attached=2 ||
+		! sysfs_check "$d" 400 ep0_write_bytes=3 ep0_write_ops=1 \
+			ep1_read_bytes=0; then
+		release
+		return 1
+	fi
 	release
-	sysfs_check "$d/state" 444 idle || return
-	sysfs_check "$d/ep0_write_bytes" 400 0
+	sysfs_check "$d" 444 state=idle attached=0 &&
+		sysfs_check "$d" 400 ep0_write_bytes=0
 }
 
 # The console stays connected until both endpoints have detached, even
