@@ -59,7 +59,7 @@ static void mflow_close_handshake(struct kunit *test)
 	struct mflow_kthread *t1, *t2;
 	u8 buf[8];
 
-	t1 = mflow_kthread_start_close(fix, first, MAX_SCHEDULE_TIMEOUT);
+	t1 = mflow_kthread_start_close(fix, first, MFLOW_CLOSE_FOREVER);
 	KUNIT_ASSERT_TRUE_MSG(test, mflow_kthread_asleep(t1, mflow_close_wq(first)),
 			      "first close did not wait (ret %ld)", t1->ret);
 
@@ -67,7 +67,7 @@ static void mflow_close_handshake(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, mflow_poll_mask(second) & EPOLLRDHUP);
 	KUNIT_EXPECT_EQ(test, mflow_kread(second, buf, sizeof(buf), true), 0);
 
-	t2 = mflow_kthread_start_close(fix, second, MAX_SCHEDULE_TIMEOUT);
+	t2 = mflow_kthread_start_close(fix, second, MFLOW_CLOSE_FOREVER);
 	KUNIT_EXPECT_EQ(test, mflow_kthread_join(fix, t2), 0);
 	KUNIT_EXPECT_EQ(test, mflow_kthread_join(fix, t1), 0);
 
@@ -96,20 +96,21 @@ static void mflow_close_timeout_zero(struct kunit *test)
 }
 
 /*
- * R9: close waits no longer than its timeout for the peer, then fails with
- * -ETIMEDOUT.
+ * R9: close waits for the peer until its timeout has passed, never less,
+ * then fails with -ETIMEDOUT.
  */
 static void mflow_close_timeout_expires(struct kunit *test)
 {
 	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
-	long timeout = msecs_to_jiffies(50);
+	s64 timeout = 50 * NSEC_PER_MSEC;
 	struct mflow_kthread *t;
-	unsigned long start;
+	ktime_t start;
 
-	start = jiffies;
+	start = ktime_get();
 	t = mflow_kthread_start_close(fix, fix->ep[0], timeout);
 	KUNIT_EXPECT_EQ(test, mflow_kthread_join(fix, t), -ETIMEDOUT);
-	KUNIT_EXPECT_GE(test, jiffies - start, timeout);
+	KUNIT_EXPECT_GE(test, ktime_to_ns(ktime_sub(ktime_get(), start)),
+			timeout);
 }
 
 /*
@@ -121,17 +122,17 @@ static void mflow_close_nonblock(struct kunit *test)
 	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
 
 	KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0],
-						   MAX_SCHEDULE_TIMEOUT, true),
+						   MFLOW_CLOSE_FOREVER, true),
 			-EAGAIN);
 	KUNIT_EXPECT_TRUE(test, mflow_info_flags(fix->ep[0]) & MFLOW_INFO_WR_SHUT);
 	KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0],
-						   MAX_SCHEDULE_TIMEOUT, true),
+						   MFLOW_CLOSE_FOREVER, true),
 			-EAGAIN);
 
 	KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[1],
-						   MAX_SCHEDULE_TIMEOUT, true), 0);
+						   MFLOW_CLOSE_FOREVER, true), 0);
 	KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0],
-						   MAX_SCHEDULE_TIMEOUT, true), 0);
+						   MFLOW_CLOSE_FOREVER, true), 0);
 }
 
 /*
@@ -147,20 +148,20 @@ static void mflow_close_idempotent(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, mflow_shutdown(fix->ep[1], MFLOW_SHUT_WR), 0);
 	for (i = 0; i < 2; i++) {
 		KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0],
-							   MAX_SCHEDULE_TIMEOUT,
+							   MFLOW_CLOSE_FOREVER,
 							   false), 0);
 		KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0],
-							   MAX_SCHEDULE_TIMEOUT,
+							   MFLOW_CLOSE_FOREVER,
 							   true), 0);
 		KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0], 0,
 							   false), 0);
 		KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[1],
-							   MAX_SCHEDULE_TIMEOUT,
+							   MFLOW_CLOSE_FOREVER,
 							   false), 0);
 	}
 	mflow_fixture_detach(fix, fix->ep[1]);
 	KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0],
-						   MAX_SCHEDULE_TIMEOUT, false),
+						   MFLOW_CLOSE_FOREVER, false),
 			0);
 }
 
@@ -177,10 +178,10 @@ static void mflow_close_keeps_inbound(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, dst);
 	KUNIT_ASSERT_EQ(test, mflow_kwrite(fix->ep[1], src, 100, false), 100);
-	t = mflow_kthread_start_close(fix, fix->ep[1], MAX_SCHEDULE_TIMEOUT);
+	t = mflow_kthread_start_close(fix, fix->ep[1], MFLOW_CLOSE_FOREVER);
 	KUNIT_EXPECT_TRUE(test, mflow_kthread_asleep(t, mflow_close_wq(fix->ep[1])));
 	KUNIT_EXPECT_EQ(test, mflow_kclose_bounded(fix, fix->ep[0],
-						   MAX_SCHEDULE_TIMEOUT, false),
+						   MFLOW_CLOSE_FOREVER, false),
 			0);
 	KUNIT_EXPECT_EQ(test, mflow_kthread_join(fix, t), 0);
 
@@ -204,7 +205,7 @@ static void mflow_close_read_while_waiting(struct kunit *test)
 	struct mflow_kthread *t;
 
 	KUNIT_ASSERT_NOT_NULL(test, dst);
-	t = mflow_kthread_start_close(fix, fix->ep[0], MAX_SCHEDULE_TIMEOUT);
+	t = mflow_kthread_start_close(fix, fix->ep[0], MFLOW_CLOSE_FOREVER);
 	KUNIT_ASSERT_TRUE(test, mflow_kthread_asleep(t, mflow_close_wq(fix->ep[0])));
 
 	KUNIT_ASSERT_EQ(test, mflow_kwrite(fix->ep[1], src, 50, false), 50);
@@ -277,7 +278,7 @@ static void mflow_detach_wakes_closer(struct kunit *test)
 	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
 	struct mflow_kthread *t;
 
-	t = mflow_kthread_start_close(fix, fix->ep[1], MAX_SCHEDULE_TIMEOUT);
+	t = mflow_kthread_start_close(fix, fix->ep[1], MFLOW_CLOSE_FOREVER);
 	KUNIT_ASSERT_TRUE_MSG(test, mflow_kthread_asleep(t, mflow_close_wq(fix->ep[1])),
 			      "close did not wait (ret %ld)", t->ret);
 	mflow_fixture_detach(fix, fix->ep[0]);
@@ -478,6 +479,70 @@ static void mflow_write_concurrent_records(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, next[w], REC_COUNT);
 }
 
+/*
+ * R3, R11: a blocked reader sleeps without the readers' lock, so a
+ * non-blocking read beside it gets the data poll reports instead of
+ * -EAGAIN.
+ */
+static void mflow_blocked_reader_leaves_lock_free(struct kunit *test)
+{
+	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
+	struct mflow_kthread *t;
+	u8 c = 'r', got = 0;
+
+	t = mflow_kthread_start_read(fix, fix->ep[1], 1, false);
+	KUNIT_ASSERT_TRUE_MSG(test, mflow_kthread_asleep(t, mflow_read_wq(fix->ep[1])),
+			      "read did not block (ret %ld)", t->ret);
+	KUNIT_EXPECT_FALSE(test, mutex_is_locked(&fix->ep[1]->in->rd_lock));
+	KUNIT_EXPECT_EQ(test, mflow_kread(fix->ep[1], &got, 1, true), -EAGAIN);
+	KUNIT_ASSERT_EQ(test, mflow_kwrite(fix->ep[0], &c, 1, true), 1);
+	/* whoever gets the byte, the other gets the next one */
+	KUNIT_ASSERT_EQ(test, mflow_kwrite(fix->ep[0], &c, 1, true), 1);
+	KUNIT_EXPECT_EQ(test, mflow_kread(fix->ep[1], &got, 1, true), 1);
+	KUNIT_EXPECT_EQ(test, got, 'r');
+	KUNIT_EXPECT_EQ(test, mflow_kthread_join(fix, t), 1);
+	KUNIT_EXPECT_EQ(test, t->buf[0], 'r');
+}
+
+/*
+ * R6, R11: a blocking write larger than the fifo sleeps half done without
+ * the writers' lock but keeps the stream: poll shows no EPOLLOUT even with
+ * PIPE_BUF of room, a non-blocking write fails with -EAGAIN, and the
+ * blocked write arrives whole, alone; afterwards EPOLLOUT is back.
+ */
+static void mflow_busy_writer_poll_agrees(struct kunit *test)
+{
+	/* PIPE_BUF of room must stay below the half the writer waits for. */
+	const size_t size = 4 * PIPE_BUF;
+	struct mflow_fixture *fix = mflow_fixture_pair(test, size);
+	u8 *src = mflow_pattern_alloc(test, 2 * size);
+	u8 *dst = kunit_kzalloc(test, 2 * size, GFP_KERNEL);
+	struct mflow_kthread *t;
+	size_t got = 0;
+	ssize_t n;
+
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	t = mflow_kthread_start_write(fix, fix->ep[0], src, 2 * size, false);
+	KUNIT_ASSERT_TRUE_MSG(test, mflow_kthread_asleep(t, mflow_write_wq(fix->ep[0])),
+			      "write did not block (ret %ld)", t->ret);
+	KUNIT_EXPECT_FALSE(test, mutex_is_locked(&fix->ep[0]->out->wr_lock));
+	KUNIT_ASSERT_EQ(test, mflow_kread(fix->ep[1], dst, PIPE_BUF, true),
+			PIPE_BUF);
+	got = PIPE_BUF;
+	KUNIT_EXPECT_FALSE(test, mflow_poll_mask(fix->ep[0]) & EPOLLOUT);
+	KUNIT_EXPECT_EQ(test, mflow_kwrite(fix->ep[0], src, 1, true), -EAGAIN);
+	while (got < 2 * size) {
+		n = mflow_kread_bounded(fix, fix->ep[1], dst + got,
+					2 * size - got);
+		KUNIT_ASSERT_GT(test, n, 0);
+		got += n;
+	}
+	KUNIT_EXPECT_EQ(test, mflow_kthread_join(fix, t), 2 * size);
+	KUNIT_EXPECT_EQ(test, mflow_pattern_check(dst, 2 * size, 0), 2 * size);
+	KUNIT_EXPECT_EQ(test, mflow_readable(fix->ep[1]), 0);
+	KUNIT_EXPECT_TRUE(test, mflow_poll_mask(fix->ep[0]) & EPOLLOUT);
+}
+
 static struct kunit_case mflow_close_cases[] = {
 	KUNIT_CASE_PARAM(mflow_close_handshake, mflow_order_gen_params),
 	KUNIT_CASE(mflow_close_timeout_zero),
@@ -496,6 +561,8 @@ static struct kunit_case mflow_close_cases[] = {
 	KUNIT_CASE(mflow_write_signal_partial),
 	KUNIT_CASE(mflow_write_signal_nothing_moved),
 	KUNIT_CASE(mflow_write_concurrent_records),
+	KUNIT_CASE(mflow_blocked_reader_leaves_lock_free),
+	KUNIT_CASE(mflow_busy_writer_poll_agrees),
 	{}
 };
 

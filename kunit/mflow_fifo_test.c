@@ -391,6 +391,61 @@ static void mflow_get_stats_counts(struct kunit *test)
 	KUNIT_EXPECT_GE(test, later.age_ns - s0.age_ns, 2 * NSEC_PER_MSEC);
 }
 
+/*
+ * R2, R5, R12: the ring indices are free-running 32-bit counters. Started
+ * just below 2^32, they wrap in the middle of the traffic: every byte
+ * still arrives once and in order, and FIONREAD, OUTQ and poll stay right
+ * on both sides of the wrap.
+ */
+static void mflow_indices_wrap_past_2_32(struct kunit *test)
+{
+	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
+	const size_t total = 8 * FIFO;
+	u8 *src = mflow_pattern_alloc(test, total);
+	u8 *dst = kunit_kzalloc(test, FIFO, GFP_KERNEL);
+	struct __kfifo *f = &fix->con->dir[0].fifo.kfifo;
+	size_t pos = 0, got = 0;
+	unsigned int step = 0;
+	bool wrapped = false;
+	ssize_t n;
+
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	/* Idle direction, no one else running: move both indices. */
+	f->in = 0U - FIFO - 300;
+	f->out = f->in;
+	KUNIT_ASSERT_EQ(test, mflow_readable(fix->ep[1]), 0);
+
+	while (got < total) {
+		size_t len = min_t(size_t, total - pos, 700 + 97 * step++);
+
+		n = len ? mflow_kwrite(fix->ep[0], src + pos, len, true) : 0;
+		if (n > 0)
+			pos += n;
+		else if (len)
+			KUNIT_ASSERT_EQ(test, n, -EAGAIN);
+		KUNIT_EXPECT_EQ(test, mflow_readable(fix->ep[1]), pos - got);
+		KUNIT_EXPECT_EQ(test, mflow_outq(fix->ep[0]), pos - got);
+		KUNIT_EXPECT_EQ(test, !!(mflow_poll_mask(fix->ep[1]) & EPOLLIN),
+				pos > got);
+		KUNIT_EXPECT_EQ(test,
+				!!(mflow_poll_mask(fix->ep[0]) & EPOLLOUT),
+				FIFO - (pos - got) >= PIPE_BUF);
+
+		n = mflow_kread(fix->ep[1], dst, 1 + 313 * step % FIFO, true);
+		if (n == -EAGAIN)
+			continue;
+		KUNIT_ASSERT_GT(test, n, 0);
+		KUNIT_ASSERT_EQ(test, mflow_pattern_check(dst, n, got), n);
+		got += n;
+		if (f->out < FIFO)
+			wrapped = true;
+	}
+	KUNIT_EXPECT_TRUE_MSG(test, wrapped, "indices did not wrap: out %u",
+			      f->out);
+	KUNIT_EXPECT_EQ(test, got, total);
+	KUNIT_EXPECT_EQ(test, mflow_readable(fix->ep[1]), 0);
+}
+
 static struct kunit_case mflow_fifo_cases[] = {
 	KUNIT_CASE(mflow_write_read_roundtrip),
 	KUNIT_CASE(mflow_read_partial),
@@ -403,6 +458,7 @@ static struct kunit_case mflow_fifo_cases[] = {
 	KUNIT_CASE(mflow_write_nonblock_large),
 	KUNIT_CASE(mflow_readable_outq_counts),
 	KUNIT_CASE(mflow_get_stats_counts),
+	KUNIT_CASE(mflow_indices_wrap_past_2_32),
 	{}
 };
 

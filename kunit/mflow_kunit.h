@@ -53,7 +53,7 @@ struct mflow_fixture {
  * @fn: what it does; its return value lands in @ret.
  * @buf: data to write or room to read into, owned by the thread.
  * @len: bytes in @buf.
- * @timeout: for mflow_close(), in jiffies; MAX_SCHEDULE_TIMEOUT by default.
+ * @timeout_ns: for mflow_close(); %MFLOW_CLOSE_FOREVER by default.
  * @nonblock: pass nonblock to the call.
  * @signals: accept SIGUSR1, so that mflow_kthread_signal() interrupts it.
  * @id: free for @fn (the writer number of record writers).
@@ -71,7 +71,7 @@ struct mflow_kthread {
 	long (*fn)(struct mflow_kthread *t);
 	u8 *buf;
 	size_t len;
-	long timeout;
+	s64 timeout_ns;
 	bool nonblock;
 	bool signals;
 	unsigned int id;
@@ -129,7 +129,7 @@ struct mflow_kthread *mflow_kthread_start_write(struct mflow_fixture *fix,
 						bool signals);
 struct mflow_kthread *mflow_kthread_start_close(struct mflow_fixture *fix,
 						struct mflow_endpoint *ep,
-						long timeout);
+						s64 timeout_ns);
 
 ssize_t mflow_kread_bounded(struct mflow_fixture *fix,
 			    struct mflow_endpoint *ep, void *buf, size_t len);
@@ -137,7 +137,7 @@ ssize_t mflow_kwrite_bounded(struct mflow_fixture *fix,
 			     struct mflow_endpoint *ep, const void *src,
 			     size_t len);
 long mflow_kclose_bounded(struct mflow_fixture *fix,
-			  struct mflow_endpoint *ep, long timeout,
+			  struct mflow_endpoint *ep, s64 timeout_ns,
 			  bool nonblock);
 
 #endif /* _MFLOW_KUNIT_H */

@@ -366,7 +366,7 @@ struct mflow_kthread *mflow_kthread_new(struct mflow_fixture *fix,
 	t->ep = ep;
 	t->fn = fn;
 	t->len = len;
-	t->timeout = MAX_SCHEDULE_TIMEOUT;
+	t->timeout_ns = MFLOW_CLOSE_FOREVER;
 	init_completion(&t->done);
 	list_add_tail(&t->node, &fix->threads);
 
@@ -473,7 +473,7 @@ long mflow_kthread_write(struct mflow_kthread *t)
  */
 long mflow_kthread_close(struct mflow_kthread *t)
 {
-	return mflow_close(t->ep, t->timeout, t->nonblock);
+	return mflow_close(t->ep, t->timeout_ns, t->nonblock);
 }
 
 /**
@@ -525,18 +525,18 @@ struct mflow_kthread *mflow_kthread_start_write(struct mflow_fixture *fix,
  * mflow_kthread_start_close() - start a thread doing one blocking close
  * @fix: the fixture.
  * @ep: the endpoint.
- * @timeout: in jiffies, or MAX_SCHEDULE_TIMEOUT.
+ * @timeout_ns: in nanoseconds, or %MFLOW_CLOSE_FOREVER.
  *
  * Return: the running thread.
  */
 struct mflow_kthread *mflow_kthread_start_close(struct mflow_fixture *fix,
 						struct mflow_endpoint *ep,
-						long timeout)
+						s64 timeout_ns)
 {
 	struct mflow_kthread *t;
 
 	t = mflow_kthread_new(fix, ep, mflow_kthread_close, 0);
-	t->timeout = timeout;
+	t->timeout_ns = timeout_ns;
 	mflow_kthread_run(fix, t);
 	return t;
 }
@@ -587,19 +587,19 @@ ssize_t mflow_kwrite_bounded(struct mflow_fixture *fix,
  *	kthread
  * @fix: the fixture.
  * @ep: the endpoint.
- * @timeout: in jiffies, or MAX_SCHEDULE_TIMEOUT.
+ * @timeout_ns: in nanoseconds, or %MFLOW_CLOSE_FOREVER.
  * @nonblock: nonblocking close.
  *
  * Return: what mflow_close() returned.
  */
 long mflow_kclose_bounded(struct mflow_fixture *fix,
-			  struct mflow_endpoint *ep, long timeout,
+			  struct mflow_endpoint *ep, s64 timeout_ns,
 			  bool nonblock)
 {
 	struct mflow_kthread *t;
 
 	t = mflow_kthread_new(fix, ep, mflow_kthread_close, 0);
-	t->timeout = timeout;
+	t->timeout_ns = timeout_ns;
 	t->nonblock = nonblock;
 	mflow_kthread_run(fix, t);
 	return mflow_kthread_join(fix, t);

@@ -16,19 +16,29 @@
 #endif
 
 /*
- * <kunit/visibility.h> came with 6.2 (and 6.1.y); 5.10 lacks it. The
- * fallback is its own definition, so the core's symbols are static and
- * unexported unless KUnit is on. Include this header instead of it.
+ * EXPORT_SYMBOL_FOR_MFLOW_KUNIT(): export a core function to the KUnit
+ * suites, in their namespace, only when Kbuild builds those suites (it
+ * defines MFLOW_KUNIT then). The kernel's EXPORT_SYMBOL_IF_KUNIT() keys on the
+ * kernel's CONFIG_KUNIT instead, so a production mflow.ko (make install,
+ * DKMS) built for a kernel with KUnit would export the core too.
+ *
+ * 6.13 turned symbol namespaces into string literals.
  */
-#if __has_include("kunit/visibility.h")
-#include <kunit/visibility.h>
-#elif IS_ENABLED(CONFIG_KUNIT)
-#define VISIBLE_IF_KUNIT
-#define EXPORT_SYMBOL_IF_KUNIT(symbol) \
-	EXPORT_SYMBOL_NS(symbol, EXPORTED_FOR_KUNIT_TESTING)
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#define MFLOW_KUNIT_NS	"EXPORTED_FOR_KUNIT_TESTING"
 #else
-#define VISIBLE_IF_KUNIT static
-#define EXPORT_SYMBOL_IF_KUNIT(symbol)
+#define MFLOW_KUNIT_NS	EXPORTED_FOR_KUNIT_TESTING
+#endif
+
+/* One more level, so that older kernels' #ns sees the expansion. */
+#define __MFLOW_EXPORT_NS(symbol, ns)	EXPORT_SYMBOL_NS_GPL(symbol, ns)
+#define __MFLOW_IMPORT_NS(ns)		MODULE_IMPORT_NS(ns)
+
+#ifdef MFLOW_KUNIT
+#define EXPORT_SYMBOL_FOR_MFLOW_KUNIT(symbol) \
+	__MFLOW_EXPORT_NS(symbol, MFLOW_KUNIT_NS)
+#else
+#define EXPORT_SYMBOL_FOR_MFLOW_KUNIT(symbol)
 #endif
 
 /* 6.1 renamed the iov_iter directions; older kernels use READ/WRITE. */
@@ -37,12 +47,21 @@
 #define ITER_SOURCE	WRITE
 #endif
 
-/* 6.13 turned symbol namespaces into string literals. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-#define MFLOW_IMPORT_KUNIT_NS()	MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")
+/*
+ * splice(2) and sendfile(2) from a console: up to 6.4,
+ * generic_file_splice_read() fed any ->read_iter an ITER_PIPE iterator;
+ * 6.5 reworked splice reading (ITER_PIPE went away soon after) and made
+ * copy_splice_read() the helper for files outside the page cache.
+ * iter_file_splice_write() serves every version.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define mflow_splice_read	copy_splice_read
 #else
-#define MFLOW_IMPORT_KUNIT_NS()	MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING)
+#define mflow_splice_read	generic_file_splice_read
 #endif
+
+/* The KUnit suites import the namespace the core exports to. */
+#define MFLOW_IMPORT_KUNIT_NS()	__MFLOW_IMPORT_NS(MFLOW_KUNIT_NS)
 
 /*
  * 6.2 made class.dev_uevent() take a const struct device (commit

@@ -26,15 +26,21 @@
  * need no common lock: the consumer publishes the out index and the producer
  * the in index with release stores, and each side reads the other's index
  * with an acquire load. Copies to and from user memory run under those
- * mutexes only. A writer wakes the reader only when a reader sleeps; a reader
- * wakes the writer only when the writer sleeps and the room it waits for is
- * there, which batches wakeups for bulk transfers.
+ * mutexes only, and nobody sleeps for data or room holding one, so a
+ * non-blocking caller never fails because a blocking one sleeps: what poll
+ * reports holds for the next call. A blocking write that must sleep between
+ * its pieces marks the direction busy instead, which keeps other writers out
+ * (the write stays contiguous) and EPOLLOUT off until it is done. A writer
+ * wakes the reader only when a reader sleeps; a reader wakes the writer only
+ * when the writer sleeps and the room it waits for is there, which batches
+ * wakeups for bulk transfers.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/device.h>
 #include <linux/err.h>
+#include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/limits.h>
 #include <linux/log2.h>
@@ -67,21 +73,44 @@ static unsigned int mflow_used(struct mflow_dir *d)
 	return smp_load_acquire(&f->in) - f->out;
 }
 
-/* Free space, as the producer sees it: the consumer is done with it. */
+/*
+ * Free space, as the producer sees it: the consumer is done with it. The
+ * consumer also calls it (mflow_wake_writer()), hence READ_ONCE() on in.
+ */
 static unsigned int mflow_room(struct mflow_dir *d)
 {
 	struct __kfifo *f = &d->fifo.kfifo;
+	unsigned int out;
 
 	/* Pairs with the release in mflow_fifo_to_iter() and mflow_drop(). */
-	return mflow_fifo_bytes(d) - (f->in - smp_load_acquire(&f->out));
+	out = smp_load_acquire(&f->out);
+	return mflow_fifo_bytes(d) - (READ_ONCE(f->in) - out);
 }
 
-/* Either figure, for a lockless observer (poll, FIONREAD, sysfs). */
+/*
+ * Bytes in flight for an observer that is neither producer nor consumer
+ * (poll, FIONREAD, OUTQ, fdinfo): always within 0..fifo size.
+ *
+ * The out index is loaded first, then the in index. The consumer never
+ * moves out past an in it has seen, so with out seen first, in is at least
+ * out and the difference cannot go negative. The producer may meanwhile
+ * have refilled what the consumer freed after our load of out, which can
+ * take the difference past the fifo size: clamp that, since a full fifo is
+ * what we saw at some moment between the two loads.
+ */
 static unsigned int mflow_peek_used(struct mflow_dir *d)
 {
 	struct __kfifo *f = &d->fifo.kfifo;
+	unsigned int out, in;
 
-	return READ_ONCE(f->in) - READ_ONCE(f->out);
+	/*
+	 * Pairs with the release of out in mflow_fifo_to_iter() and
+	 * mflow_drop(): the consumer loaded in (with acquire) before it
+	 * published that out, so the in we load next is not older.
+	 */
+	out = smp_load_acquire(&f->out);
+	in = READ_ONCE(f->in);
+	return min(in - out, mflow_fifo_bytes(d));
 }
 
 static bool mflow_can_read(struct mflow_dir *d)
@@ -161,15 +190,31 @@ static void mflow_drop(struct mflow_dir *d)
 	smp_store_release(&f->out, smp_load_acquire(&f->in));
 }
 
+/*
+ * Consumer, after publishing out: wake the writer side once the room its
+ * sleeper needs is there (PIPE_BUF, what poll needs, when no writer sleeps).
+ *
+ * The smp_mb() in wq_has_sleeper() orders our store of out before the loads
+ * of the queue and of wr_need. It pairs with the full barrier of
+ * set_current_state() in prepare_to_wait(), which mflow_wait_room() runs
+ * after storing wr_need and queueing itself and before loading out: either
+ * the writer sees our room and does not sleep, or we see it queued with its
+ * wr_need and wake it.
+ */
 static void mflow_wake_writer(struct mflow_dir *d)
 {
-	/* wq_has_sleeper() orders the out index store before the checks. */
 	if (wq_has_sleeper(&d->wr_wait) &&
 	    mflow_room(d) >= READ_ONCE(d->wr_need))
 		wake_up_interruptible_sync_poll(&d->wr_wait,
 						EPOLLOUT | EPOLLWRNORM);
 }
 
+/*
+ * Producer, after publishing in (or a reader leaving data behind): wake a
+ * reader. The smp_mb() in wq_has_sleeper() orders the store of in before
+ * the load of the queue; it pairs with the barrier of set_current_state()
+ * in the reader's wait, between queueing itself and loading in.
+ */
 static void mflow_wake_reader(struct mflow_dir *d)
 {
 	if (wq_has_sleeper(&d->rd_wait))
@@ -177,25 +222,47 @@ static void mflow_wake_reader(struct mflow_dir *d)
 						EPOLLIN | EPOLLRDNORM);
 }
 
-/* The writer of @d is done: the reader drains, then sees EOF. */
+/*
+ * The writer of @d is done: the reader drains, then sees EOF. Only the
+ * first shutdown wakes anyone: a repeated one (a retried close, a detach
+ * after a shutdown) changes no state, and a wakeup would be a spurious
+ * edge for edge-triggered epoll, which an event loop retrying its close
+ * on every event would turn into a busy loop.
+ */
 static void mflow_shut_wr(struct mflow_console *con, struct mflow_dir *d)
 {
+	bool was;
+
 	spin_lock(&d->lock);
+	was = d->wr_shut;
 	/* Pairs with the acquire in mflow_read(): the last bytes are seen. */
 	smp_store_release(&d->wr_shut, true);
 	spin_unlock(&d->lock);
+	if (was)
+		return;
 	wake_up_interruptible_all(&d->rd_wait);
 	wake_up_interruptible_all(&d->wr_wait);
 	wake_up_interruptible_all(&con->close_wait);
 }
 
-/* The reader of @d is done: bytes in flight are dropped, writes fail. */
+/*
+ * The reader of @d is done: bytes in flight are dropped, writes fail. As
+ * for mflow_shut_wr(), only the first shutdown wakes anyone.
+ */
 static void mflow_shut_rd(struct mflow_dir *d)
 {
+	bool was;
+
 	spin_lock(&d->lock);
+	was = d->rd_shut;
 	WRITE_ONCE(d->rd_shut, true);
 	spin_unlock(&d->lock);
-	/* A reader asleep holds rd_lock and drops the bytes when it wakes. */
+	if (was)
+		return;
+	/*
+	 * A reader busy copying holds rd_lock: the next read drops what it
+	 * leaves (FIONREAD and OUTQ say 0 from now on).
+	 */
 	if (mutex_trylock(&d->rd_lock)) {
 		mflow_drop(d);
 		mutex_unlock(&d->rd_lock);
@@ -204,12 +271,14 @@ static void mflow_shut_rd(struct mflow_dir *d)
 	wake_up_interruptible_all(&d->wr_wait);
 }
 
-/* Another reader or writer may sleep holding @lock: wait interruptibly. */
-static int mflow_lock(struct mutex *lock, bool nonblock)
+/*
+ * rd_lock and wr_lock are held only while copying, never across a sleep for
+ * data or room, so a non-blocking caller may wait for them too (as pipes
+ * do): what poll reported stays true for its call (R11). Restartable, as
+ * the waits for data or room are.
+ */
+static int mflow_lock(struct mutex *lock)
 {
-	if (nonblock)
-		return mutex_trylock(lock) ? 0 : -EAGAIN;
-	/* Restartable, as the wait for data or room is. */
 	return mutex_lock_interruptible(lock) ? -ERESTARTSYS : 0;
 }
 
@@ -232,13 +301,14 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 {
 	struct mflow_dir *d = ep->in;
 	size_t want = iov_iter_count(to);
+	bool woken = false;
 	unsigned int avail;
 	size_t done, n;
 	ssize_t ret;
 
 	if (!want)
 		return 0;
-	ret = mflow_lock(&d->rd_lock, nonblock);
+	ret = mflow_lock(&d->rd_lock);
 	if (ret)
 		return ret;
 
@@ -264,11 +334,21 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 			ret = -EAGAIN;
 			goto out_unlock;
 		}
+		/*
+		 * Sleep without rd_lock, which another reader of the endpoint
+		 * may need meanwhile. The wait queues us before it tests
+		 * mflow_can_read(); see mflow_wake_reader() for the pairing.
+		 * An exclusive waiter woken for data it then finds returns 0
+		 * even with a signal pending, so a wakeup is never lost.
+		 */
+		mutex_unlock(&d->rd_lock);
 		if (wait_event_interruptible_exclusive(d->rd_wait,
-						       mflow_can_read(d))) {
-			ret = -ERESTARTSYS;
-			goto out_unlock;
-		}
+						       mflow_can_read(d)))
+			return -ERESTARTSYS;
+		ret = mflow_lock(&d->rd_lock);
+		if (ret)
+			return ret;
+		woken = true;
 	}
 
 	/* Keep going while the writer keeps adding, up to the count asked. */
@@ -283,34 +363,75 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		if (n < piece)
 			break;
 		avail = mflow_used(d);
+		/* A read of many MiB: let others run between pieces. */
+		if (avail && done < want)
+			cond_resched();
 	}
+	/*
+	 * The wakeup that brought us here was exclusive: if we leave data
+	 * behind, pass it on to the next reader (as pipes do).
+	 */
+	if (woken && mflow_used(d))
+		mflow_wake_reader(d);
 	if (!done) {
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	ep->read_bytes += done;
-	ep->read_ops++;
+	/* Read locklessly by mflow_get_stats() and sysfs. */
+	WRITE_ONCE(ep->read_bytes, ep->read_bytes + done);
+	WRITE_ONCE(ep->read_ops, ep->read_ops + 1);
 	ret = done;
 out_unlock:
 	mutex_unlock(&d->rd_lock);
 	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_read);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_read);
 
 /*
- * Sleep until @need bytes of room, or the direction dies. Readers wake the
- * writer only once that much is free, so a bulk writer sleeps and wakes once
- * per half fifo rather than once per read.
+ * The write in progress (@wr_busy, ours) sleeps until @need bytes of room,
+ * or the direction dies. Readers wake it only once that much is free, so a
+ * bulk writer sleeps and wakes once per half fifo rather than once per
+ * read. The wait is not exclusive: an EPOLLEXCLUSIVE poller on the queue
+ * must not take the one wakeup meant for us. Called and returns without
+ * wr_lock.
  */
 static int mflow_wait_room(struct mflow_dir *d, unsigned int need)
 {
-	int err;
+	DEFINE_WAIT(wait);
+	int ret = 0;
 
 	WRITE_ONCE(d->wr_need, need);
-	err = wait_event_interruptible_exclusive(d->wr_wait,
-						 mflow_can_write(d, need));
+	for (;;) {
+		/*
+		 * Queue, then set the task state with a full barrier, then
+		 * load out: the store of wr_need above and our queue entry are
+		 * visible before that load. Pairs with wq_has_sleeper() in
+		 * mflow_wake_writer().
+		 */
+		prepare_to_wait(&d->wr_wait, &wait, TASK_INTERRUPTIBLE);
+		if (mflow_can_write(d, need))
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		schedule();
+	}
+	finish_wait(&d->wr_wait, &wait);
 	WRITE_ONCE(d->wr_need, PIPE_BUF);
-	return err ? -ERESTARTSYS : 0;
+	return ret;
+}
+
+/*
+ * Another write is in progress: sleep until it is done or the direction
+ * dies. Called and returns without wr_lock. The owner clears @wr_busy,
+ * then wakes the queue, whose lock orders that store against our queueing
+ * in the wait.
+ */
+static int mflow_wait_turn(struct mflow_dir *d)
+{
+	return wait_event_interruptible(d->wr_wait, !READ_ONCE(d->wr_busy) ||
+					mflow_write_dead(d)) ? -ERESTARTSYS : 0;
 }
 
 /**
@@ -320,9 +441,12 @@ static int mflow_wait_room(struct mflow_dir *d, unsigned int need)
  * @nonblock: fail with -EAGAIN instead of sleeping.
  *
  * A blocking write moves the whole of @from, sleeping for room, and no other
- * write on the same endpoint interleaves with it (R5, R6). A non-blocking
- * write of at most PIPE_BUF bytes moves all or nothing; a larger one moves
- * what fits. Once the local write side is shut or the peer can no longer
+ * write on the same endpoint interleaves with it (R5, R6): before it first
+ * sleeps it marks the direction busy, and keeps it so until it returns.
+ * Other writers wait for their turn meanwhile; non-blocking ones fail with
+ * -EAGAIN, and poll does not report EPOLLOUT (R11). A non-blocking write of
+ * at most PIPE_BUF bytes moves all or nothing; a larger one moves what
+ * fits. Once the local write side is shut or the peer can no longer
  * read, it fails with -EPIPE (R7); the caller raises SIGPIPE. A write cut
  * short by a signal, a fault or the peer going away returns the bytes it
  * moved.
@@ -336,12 +460,13 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 	struct mflow_dir *d = ep->out;
 	size_t total = iov_iter_count(from);
 	unsigned int half = mflow_fifo_bytes(d) / 2;
+	bool owner = false;
 	size_t done = 0;
 	ssize_t ret;
 
 	if (!total)
 		return 0;
-	ret = mflow_lock(&d->wr_lock, nonblock);
+	ret = mflow_lock(&d->wr_lock);
 	if (ret)
 		return ret;
 
@@ -354,13 +479,32 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			ret = -EPIPE;
 			break;
 		}
+		/* Not ours: we have moved nothing yet, and go after it. */
+		if (d->wr_busy && !owner) {
+			if (nonblock) {
+				ret = -EAGAIN;
+				break;
+			}
+			mutex_unlock(&d->wr_lock);
+			ret = mflow_wait_turn(d);
+			if (!ret)
+				ret = mflow_lock(&d->wr_lock);
+			if (ret)
+				return ret;
+			continue;
+		}
 		room = mflow_room(d);
 		if (nonblock && (!room || (left <= PIPE_BUF && room < left))) {
 			ret = -EAGAIN;
 			break;
 		}
 		if (!room) {
+			/* Keep the stream to ourselves across the sleep. */
+			owner = true;
+			WRITE_ONCE(d->wr_busy, true);
+			mutex_unlock(&d->wr_lock);
 			ret = mflow_wait_room(d, min_t(size_t, left, half));
+			mutex_lock(&d->wr_lock);
 			if (ret)
 				break;
 			continue;
@@ -377,17 +521,26 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			ret = -EFAULT;
 			break;
 		}
+		/* A write of many MiB: let others run between pieces. */
+		if (done < total)
+			cond_resched();
 	}
 
 	if (done) {
-		ep->write_bytes += done;
-		ep->write_ops++;
+		/* Read locklessly by mflow_get_stats() and sysfs. */
+		WRITE_ONCE(ep->write_bytes, ep->write_bytes + done);
+		WRITE_ONCE(ep->write_ops, ep->write_ops + 1);
 		ret = done;
 	}
+	if (owner)
+		WRITE_ONCE(d->wr_busy, false);
 	mutex_unlock(&d->wr_lock);
+	/* The next writer may go, and pollers may now see EPOLLOUT. */
+	if (owner)
+		wake_up_interruptible_poll(&d->wr_wait, EPOLLOUT | EPOLLWRNORM);
 	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_write);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_write);
 
 /**
  * mflow_shutdown() - shut one or both sides of an endpoint
@@ -412,42 +565,73 @@ int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
 		mflow_shut_wr(ep->con, ep->out);
 	return 0;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_shutdown);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_shutdown);
 
 /**
  * mflow_close() - Mirage's close: shut the write side, wait for the peer's
  * @ep: the endpoint.
- * @timeout: longest wait in jiffies, %MAX_SCHEDULE_TIMEOUT for no limit.
+ * @timeout_ns: longest wait in nanoseconds, or %MFLOW_CLOSE_FOREVER for no
+ *	limit. %KTIME_MAX and above wait as long as no limit does.
  * @nonblock: fail with -EAGAIN instead of waiting.
  *
  * Shuts the local write side, then waits until the peer has closed too: its
  * own mflow_close(), a write shutdown or a detach (R9). The endpoint can
  * still read meanwhile, and inbound bytes stay readable afterwards. Calling
- * it again is harmless.
+ * it again is harmless. The timeout runs on an hrtimer against
+ * CLOCK_MONOTONIC, so -ETIMEDOUT never comes before @timeout_ns has passed,
+ * whatever the tick rate.
  *
- * Return: 0 once the peer has closed, -EAGAIN (@nonblock), -ETIMEDOUT, or
- * -ERESTARTSYS (-EINTR with a timeout) if a signal ended the wait.
+ * Return: 0 once the peer has closed, -EAGAIN (@nonblock), -ETIMEDOUT, or,
+ * if a signal ended the wait, -ERESTARTSYS without a limit and -EINTR with
+ * one (a restart would start the timeout over).
  */
-int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock)
+int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 {
+	struct wait_queue_head *wq = &ep->con->close_wait;
 	struct mflow_dir *peer_out = ep->in;
-	long left;
+	ktime_t expires, *until = NULL;
+	DEFINE_WAIT(wait);
+	int ret;
 
 	mflow_shut_wr(ep->con, ep->out);
 	if (READ_ONCE(peer_out->wr_shut))
 		return 0;
 	if (nonblock)
 		return -EAGAIN;
-	if (timeout <= 0)
+	if (!timeout_ns)
 		return -ETIMEDOUT;
-	left = wait_event_interruptible_timeout(ep->con->close_wait,
-						READ_ONCE(peer_out->wr_shut),
-						timeout);
-	if (left < 0) /* A restart would start the timeout over. */
-		return timeout == MAX_SCHEDULE_TIMEOUT ? -ERESTARTSYS : -EINTR;
-	return left ? 0 : -ETIMEDOUT;
+	if (timeout_ns > 0) {
+		expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
+		if (expires < KTIME_MAX)
+			until = &expires;
+	}
+
+	for (;;) {
+		/*
+		 * The barrier in prepare_to_wait() orders queueing before the
+		 * test; mflow_shut_wr() sets wr_shut before the wake, which
+		 * takes the same queue lock: no wakeup is lost.
+		 */
+		prepare_to_wait(wq, &wait, TASK_INTERRUPTIBLE);
+		if (READ_ONCE(peer_out->wr_shut)) {
+			ret = 0;
+			break;
+		}
+		if (signal_pending(current)) {
+			ret = timeout_ns < 0 ? -ERESTARTSYS : -EINTR;
+			break;
+		}
+		/* 0: the timer fired, not before @expires. */
+		if (!schedule_hrtimeout_range(until, current->timer_slack_ns,
+					      HRTIMER_MODE_ABS)) {
+			ret = READ_ONCE(peer_out->wr_shut) ? 0 : -ETIMEDOUT;
+			break;
+		}
+	}
+	finish_wait(wq, &wait);
+	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_close);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_close);
 
 /**
  * mflow_poll() - readiness of an endpoint
@@ -480,15 +664,17 @@ __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (in_eof)
 		mask |= EPOLLRDHUP;
+	/* While a blocking write sleeps mid-way, other writes would block. */
 	if (out_dead)
 		mask |= EPOLLOUT | EPOLLWRNORM | EPOLLERR;
-	else if (mflow_fifo_bytes(out) - mflow_peek_used(out) >= PIPE_BUF)
+	else if (!READ_ONCE(out->wr_busy) &&
+		 mflow_fifo_bytes(out) - mflow_peek_used(out) >= PIPE_BUF)
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	if (in_eof && out_dead)
 		mask |= EPOLLHUP;
 	return mask;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_poll);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_poll);
 
 /**
  * mflow_readable() - bytes a read would return now (FIONREAD)
@@ -502,7 +688,7 @@ unsigned int mflow_readable(struct mflow_endpoint *ep)
 		return 0;
 	return mflow_peek_used(ep->in);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_readable);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_readable);
 
 /**
  * mflow_outq() - bytes @ep wrote that the peer has not read yet
@@ -516,7 +702,7 @@ unsigned int mflow_outq(struct mflow_endpoint *ep)
 		return 0;
 	return mflow_peek_used(ep->out);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_outq);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_outq);
 
 /**
  * mflow_get_info() - describe an endpoint (MFLOW_IOC_INFO)
@@ -530,13 +716,14 @@ void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info)
 	u32 flags = 0;
 
 	mutex_lock(&con->lock);
-	if (ep->in->rd_shut)
+	/* The shut flags change under each direction's lock, not this one. */
+	if (READ_ONCE(ep->in->rd_shut))
 		flags |= MFLOW_INFO_RD_SHUT;
-	if (ep->out->wr_shut)
+	if (READ_ONCE(ep->out->wr_shut))
 		flags |= MFLOW_INFO_WR_SHUT;
-	if (ep->out->rd_shut)
+	if (READ_ONCE(ep->out->rd_shut))
 		flags |= MFLOW_INFO_PEER_RD_SHUT;
-	if (ep->in->wr_shut)
+	if (READ_ONCE(ep->in->wr_shut))
 		flags |= MFLOW_INFO_PEER_WR_SHUT;
 	if (peer->attached)
 		flags |= MFLOW_INFO_PEER_ATTACHED;
@@ -552,7 +739,7 @@ void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info)
 	info->flags = flags;
 	mutex_unlock(&con->lock);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_get_info);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_get_info);
 
 /**
  * mflow_get_stats() - counters of an endpoint (MFLOW_IOC_STATS)
@@ -566,9 +753,10 @@ void mflow_get_stats(struct mflow_endpoint *ep, struct mflow_stats *stats)
 	stats->read_ops = READ_ONCE(ep->read_ops);
 	stats->write_bytes = READ_ONCE(ep->write_bytes);
 	stats->write_ops = READ_ONCE(ep->write_ops);
-	stats->age_ns = ktime_to_ns(ktime_sub(ktime_get(), ep->con->start));
+	stats->age_ns = ktime_to_ns(ktime_sub(ktime_get(),
+					      READ_ONCE(ep->con->start)));
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_get_stats);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_get_stats);
 
 static void mflow_dir_init(struct mflow_dir *d)
 {
@@ -584,9 +772,10 @@ static void mflow_dir_free(struct mflow_dir *d)
 {
 	kvfree(d->fifo.kfifo.data);
 	memset(&d->fifo, 0, sizeof(d->fifo));
-	d->wr_shut = false;
-	d->rd_shut = false;
-	d->wr_need = PIPE_BUF;
+	WRITE_ONCE(d->wr_shut, false);
+	WRITE_ONCE(d->rd_shut, false);
+	WRITE_ONCE(d->wr_busy, false);
+	WRITE_ONCE(d->wr_need, PIPE_BUF);
 }
 
 static int mflow_dir_alloc(struct mflow_dir *d, unsigned int size)
@@ -609,11 +798,12 @@ static void mflow_reset(struct mflow_console *con)
 		mflow_dir_free(&con->dir[i]);
 		ep->attached = false;
 		ep->used = false;
-		ep->nosigpipe = false;
-		ep->read_bytes = 0;
-		ep->read_ops = 0;
-		ep->write_bytes = 0;
-		ep->write_ops = 0;
+		WRITE_ONCE(ep->nosigpipe, false);
+		/* sysfs reads the counters locklessly. */
+		WRITE_ONCE(ep->read_bytes, 0);
+		WRITE_ONCE(ep->read_ops, 0);
+		WRITE_ONCE(ep->write_bytes, 0);
+		WRITE_ONCE(ep->write_ops, 0);
 	}
 }
 
@@ -679,8 +869,9 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 			ep = ERR_PTR(err);
 			goto out_unlock;
 		}
-		con->connection++;
-		con->start = ktime_get();
+		/* Read locklessly by sysfs and mflow_get_stats(). */
+		WRITE_ONCE(con->connection, con->connection + 1);
+		WRITE_ONCE(con->start, ktime_get());
 	}
 	ep->used = true;
 	ep->attached = true;
@@ -694,7 +885,7 @@ out_unlock:
 	mflow_notify(dev);
 	return ep;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_attach);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_attach);
 
 /**
  * mflow_detach() - detach an endpoint (last close, Mirage's disconnect)
@@ -721,7 +912,7 @@ void mflow_detach(struct mflow_endpoint *ep)
 	mutex_unlock(&con->lock);
 	mflow_notify(dev);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_detach);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_detach);
 
 /**
  * mflow_console_busy() - whether a connection is live on @con
@@ -741,7 +932,7 @@ bool mflow_console_busy(struct mflow_console *con)
 	mutex_unlock(&con->lock);
 	return busy;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_busy);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_busy);
 
 /**
  * mflow_console_create() - make an idle console
@@ -777,7 +968,7 @@ struct mflow_console *mflow_console_create(unsigned int index,
 	}
 	return con;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_create);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_create);
 
 /**
  * mflow_console_destroy() - free a console
@@ -785,14 +976,20 @@ EXPORT_SYMBOL_IF_KUNIT(mflow_console_create);
  */
 void mflow_console_destroy(struct mflow_console *con)
 {
+	int i;
+
 	if (!con)
 		return;
 	WARN_ON(con->ep[0].attached || con->ep[1].attached);
 	mflow_reset(con);
+	for (i = 0; i < 2; i++) {
+		mutex_destroy(&con->dir[i].rd_lock);
+		mutex_destroy(&con->dir[i].wr_lock);
+	}
 	mutex_destroy(&con->lock);
 	kfree(con);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_destroy);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_destroy);
 
 static void mflow_console_release(struct kref *ref)
 {
@@ -808,7 +1005,7 @@ void mflow_console_get(struct mflow_console *con)
 {
 	kref_get(&con->ref);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_get);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_get);
 
 /**
  * mflow_console_put() - drop a reference on a console
@@ -819,7 +1016,7 @@ void mflow_console_put(struct mflow_console *con)
 {
 	kref_put(&con->ref, mflow_console_release);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_put);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_put);
 
 /**
  * mflow_console_set_dev() - give a console the device to notify
@@ -834,7 +1031,7 @@ void mflow_console_set_dev(struct mflow_console *con, struct device *dev)
 	con->dev = dev;
 	mutex_unlock(&con->lock);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_set_dev);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_set_dev);
 
 /**
  * mflow_console_retire() - mark a console removed unless it is in use
@@ -866,7 +1063,7 @@ struct device *mflow_console_retire(struct mflow_console *con)
 	mutex_unlock(&con->lock);
 	return dev;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_retire);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_retire);
 
 /**
  * mflow_console_query() - describe a console (MFLOW_CTL_QUERY)
@@ -892,4 +1089,4 @@ void mflow_console_query(struct mflow_console *con,
 	}
 	mutex_unlock(&con->lock);
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_console_query);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_query);

@@ -21,6 +21,9 @@
 #define MFLOW_FIFO_MAX		(64U << 20)
 #define MFLOW_FIFO_DEFAULT	(256U << 10)
 
+/* mflow_close() without a time limit. */
+#define MFLOW_CLOSE_FOREVER	(-1LL)
+
 /* Flags for mflow_attach(): the read or write side starts shut. */
 #define MFLOW_ATTACH_NO_READ	BIT(0)
 #define MFLOW_ATTACH_NO_WRITE	BIT(1)
@@ -30,16 +33,22 @@
  * @fifo: the bytes in flight. Single producer (the writer holding
  *	@wr_lock) and single consumer (the reader holding @rd_lock) need no
  *	further lock: indices are published with release/acquire ordering.
- * @rd_lock: serializes readers of this direction; held across the sleep
- *	for data.
- * @wr_lock: serializes writers of this direction; held across the sleep
- *	for room, which makes every write call contiguous in the stream.
+ * @rd_lock: serializes readers of this direction while they copy; never
+ *	held across the sleep for data.
+ * @wr_lock: serializes writers of this direction while they copy; never
+ *	held across the sleep for room. With @wr_busy it makes every write
+ *	call contiguous in the stream.
  * @rd_wait: readers waiting for data or EOF; pollers for EPOLLIN.
- * @wr_wait: writers waiting for room; pollers for EPOLLOUT.
+ * @wr_wait: the busy writer waiting for room, writers waiting for their
+ *	turn; pollers for EPOLLOUT.
  * @lock: orders the shut flags against the writer publishing bytes, so
  *	that no byte enters @fifo once @wr_shut or @rd_shut is set.
  * @wr_need: room the sleeping writer waits for; readers wake @wr_wait once
  *	the free space reaches it. PIPE_BUF when no writer sleeps.
+ * @wr_busy: a blocking write is in progress and sleeps for room between
+ *	its pieces: other writes wait for it (non-blocking ones fail with
+ *	EAGAIN) and poll reports no EPOLLOUT. Set and cleared under @wr_lock
+ *	by that writer, read locklessly by poll.
  * @wr_shut: the writing endpoint shut its write side or detached; the
  *	reader gets EOF once @fifo is drained.
  * @rd_shut: the reading endpoint shut its read side or detached; writes
@@ -56,6 +65,7 @@ struct mflow_dir {
 	wait_queue_head_t wr_wait;
 	spinlock_t lock;		/* shut flags vs. publishing */
 	unsigned int wr_need;
+	bool wr_busy;
 	bool wr_shut;
 	bool rd_shut;
 };
@@ -73,6 +83,10 @@ struct mflow_dir {
  * @read_ops: reads that returned data, under @in->rd_lock.
  * @write_bytes: bytes written, under @out->wr_lock.
  * @write_ops: writes that moved data, under @out->wr_lock.
+ *
+ * The counters, @nosigpipe and the console's @connection and @start are
+ * read without a lock (stats, sysfs), so they are written with
+ * WRITE_ONCE() and read with READ_ONCE().
  */
 struct mflow_endpoint {
 	struct mflow_console *con;
@@ -92,8 +106,10 @@ struct mflow_endpoint {
  * struct mflow_console - one console, /dev/mflowN
  * @index: N.
  * @fifo_size: bytes per direction, a power of two.
- * @lock: protects attach and detach, the shut flags of @dir, @connection,
- *	@start and the fifo memory.
+ * @lock: serializes attach, detach and removal; protects the endpoints'
+ *	@attached and @used, @connection, @start, @dev, @removed and the fifo
+ *	memory. The shut flags of @dir are not under it: each direction's own
+ *	lock orders them.
  * @close_wait: MFLOW_IOC_CLOSE waiters; woken on every write shutdown.
  * @connection: number of the current (or last) connection, from 1.
  * @start: when the current connection began.
@@ -110,7 +126,7 @@ struct mflow_endpoint {
 struct mflow_console {
 	unsigned int index;
 	unsigned int fifo_size;
-	struct mutex lock;		/* attach, detach, @dev, @removed */
+	struct mutex lock;		/* attach, detach, removal */
 	wait_queue_head_t close_wait;
 	u64 connection;
 	ktime_t start;
@@ -142,7 +158,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		    bool nonblock);
 int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how);
-int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock);
+int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock);
 __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		    poll_table *wait);
 

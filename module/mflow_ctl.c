@@ -61,7 +61,7 @@ bool mflow_name_valid(const char *name, size_t size)
 			return false;
 	return true;
 }
-EXPORT_SYMBOL_IF_KUNIT(mflow_name_valid);
+EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_name_valid);
 
 /* Under mflow_ctl_mutex: the console called @name, or NULL. */
 static struct mflow_console *mflow_find_name(const char *name)

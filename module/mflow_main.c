@@ -61,6 +61,16 @@ static int mflow_open(struct inode *inode, struct file *file)
 	struct mflow_endpoint *ep;
 	unsigned int flags = 0;
 
+	/*
+	 * Refuse here what would fail later: the VFS fails O_DIRECT after
+	 * ->open (a stream has no direct I/O), and access mode 3 would make
+	 * an endpoint that can neither read nor write. Once attached, the
+	 * release of a failed open would detach, which an idle console or
+	 * a waiting peer must never see (R15).
+	 */
+	if ((file->f_flags & O_DIRECT) ||
+	    (file->f_flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
 	switch (file->f_flags & O_ACCMODE) {
 	case O_RDONLY:
 		flags = MFLOW_ATTACH_NO_WRITE;
@@ -120,19 +130,17 @@ static __poll_t mflow_fop_poll(struct file *file, poll_table *wait)
 static long mflow_ioctl_close(struct file *file, void __user *argp)
 {
 	struct mflow_close_args args = { };
-	long timeout = MAX_SCHEDULE_TIMEOUT;
+	s64 timeout = MFLOW_CLOSE_FOREVER;
 
 	if (argp && copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
 	if (args.flags & ~MFLOW_CLOSE_TIMEOUT || args.reserved)
 		return -EINVAL;
-	if (args.flags & MFLOW_CLOSE_TIMEOUT) {
-		u64 j = nsecs_to_jiffies64(args.timeout_ns);
-
-		if (args.timeout_ns && !j)
-			j = 1;
-		timeout = min_t(u64, j, MAX_SCHEDULE_TIMEOUT - 1);
-	}
+	/* A timeout without its flag is a mistake, not "no limit". */
+	if (args.flags & MFLOW_CLOSE_TIMEOUT)
+		timeout = min_t(u64, args.timeout_ns, KTIME_MAX);
+	else if (args.timeout_ns)
+		return -EINVAL;
 	return mflow_close(file->private_data, timeout,
 			   file->f_flags & O_NONBLOCK);
 }
@@ -198,13 +206,15 @@ static const struct file_operations mflow_fops = {
 	.release	= mflow_release,
 	.read_iter	= mflow_read_iter,
 	.write_iter	= mflow_write_iter,
+	.splice_read	= mflow_splice_read,
+	.splice_write	= iter_file_splice_write,
 	.poll		= mflow_fop_poll,
 	.unlocked_ioctl	= mflow_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.show_fdinfo	= mflow_show_fdinfo,
 };
 
-/* sysfs: /sys/class/mflow/mflowN/, one value a file, readable by all. */
+/* sysfs: /sys/class/mflow/mflowN/, one value a file; counters root-only. */
 
 static struct mflow_console *mflow_dev_console(struct device *dev)
 {
@@ -267,7 +277,7 @@ static ssize_t ep##_ep##_##_field##_show(struct device *dev,		\
 	return sysfs_emit(buf, "%llu\n",				\
 			  READ_ONCE(con->ep[_ep]._field));		\
 }									\
-static DEVICE_ATTR_RO(ep##_ep##_##_field)
+static DEVICE_ATTR_ADMIN_RO(ep##_ep##_##_field)
 
 MFLOW_EP_ATTR(0, read_bytes);
 MFLOW_EP_ATTR(0, read_ops);

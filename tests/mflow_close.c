@@ -301,6 +301,130 @@ TEST_F(mflow_close, R9_close_timeout_expires)
 	EXPECT_GT(5000 * MSEC, dt);
 }
 
+/*
+ * The timeout is a nanosecond figure and is never cut short: whatever the
+ * kernel's tick, ETIMEDOUT comes no earlier than the time asked.
+ */
+TEST_F(mflow_close, R9_close_timeout_never_early)
+{
+	static const uint64_t ns[] = {
+		1000, 250 * 1000, 1 * MSEC, 3 * MSEC, 7 * MSEC, 10 * MSEC,
+		20 * MSEC, 50 * MSEC, 1 * MSEC + 1,
+	};
+	unsigned int i, round;
+	uint64_t t, dt;
+
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < ARRAY_SIZE(ns); i++) {
+			t = now_ns();
+			EXPECT_EQ(-ETIMEDOUT, close_within(self->fd[0], ns[i]));
+			dt = now_ns() - t;
+			EXPECT_LE(ns[i], dt)
+				TH_LOG("timeout %llu ns returned after %llu ns",
+				       (unsigned long long)ns[i],
+				       (unsigned long long)dt);
+			EXPECT_GT(ns[i] + 5000 * MSEC, dt);
+		}
+	}
+}
+
+/*
+ * A timeout without MFLOW_CLOSE_TIMEOUT is a caller's mistake: EINVAL,
+ * and the write side stays open.
+ */
+TEST_F(mflow_close, R9_R14_close_timeout_without_flag_einval)
+{
+	struct mflow_close_args a = { .timeout_ns = 50 * MSEC };
+	char c;
+
+	ASSERT_EQ(0, set_nonblock(self->fd[0], true));
+	EXPECT_EQ(-1, ioctl(self->fd[0], MFLOW_IOC_CLOSE, &a));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, set_nonblock(self->fd[0], false));
+	ASSERT_EQ(0, shut(self->fd[1], MFLOW_SHUT_WR));
+	a.timeout_ns = ~0ULL;
+	EXPECT_EQ(-1, ioctl(self->fd[0], MFLOW_IOC_CLOSE, &a));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MFLOW_INFO_PEER_WR_SHUT | MFLOW_INFO_PEER_ATTACHED,
+		  info_flags(self->fd[0]));
+	ASSERT_EQ(1, write(self->fd[0], "x", 1));
+	ASSERT_EQ(1, read(self->fd[1], &c, 1));
+	EXPECT_EQ('x', c);
+}
+
+struct timed_closer {
+	int fd;
+	uint64_t ns;
+	pid_t tid;
+	int ret;
+	uint64_t took;
+};
+
+static void *timed_close_thread(void *arg)
+{
+	struct timed_closer *c = arg;
+	uint64_t t = now_ns();
+
+	__atomic_store_n(&c->tid, gettid(), __ATOMIC_SEQ_CST);
+	c->ret = close_within(c->fd, c->ns);
+	c->took = now_ns() - t;
+	return NULL;
+}
+
+/* The largest timeouts (up to U64_MAX) wait until the peer closes. */
+TEST_F(mflow_close, R9_close_timeout_u64_max_waits_for_peer)
+{
+	static const uint64_t ns[] = { ~0ULL, ~0ULL >> 1, (~0ULL >> 1) + 1,
+				       3600ULL * 1000 * MSEC };
+	struct timed_closer c = { .fd = self->fd[0], .ns = ns[0] };
+	unsigned int i;
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, timed_close_thread, &c));
+	while (!__atomic_load_n(&c.tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(c.tid));
+	EXPECT_EQ(0, shut(self->fd[1], MFLOW_SHUT_WR));
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, c.ret);
+	for (i = 0; i < ARRAY_SIZE(ns); i++)
+		EXPECT_EQ(0, close_within(self->fd[0], ns[i]));
+}
+
+/*
+ * A signal during a timed close ends it with EINTR, even for a handler
+ * installed with SA_RESTART (a restart would start the timeout over).
+ */
+TEST_F(mflow_close, R9_close_timed_interrupted_eintr)
+{
+	static const uint64_t ns[] = { 20000 * MSEC, ~0ULL };
+	struct sigaction sa = { .sa_handler = nop_handler,
+				.sa_flags = SA_RESTART };
+	unsigned int i;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	for (i = 0; i < ARRAY_SIZE(ns); i++) {
+		struct timed_closer c = { .fd = self->fd[0], .ns = ns[i] };
+		pthread_t th;
+
+		ASSERT_EQ(0, pthread_create(&th, NULL, timed_close_thread,
+					    &c));
+		while (!__atomic_load_n(&c.tid, __ATOMIC_SEQ_CST))
+			sleep_ms(1);
+		ASSERT_TRUE(wait_blocked(c.tid));
+		ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
+		pthread_join(th, NULL);
+		EXPECT_EQ(-EINTR, c.ret) TH_LOG("timeout %llu ns",
+						(unsigned long long)ns[i]);
+		EXPECT_GT(10000 * MSEC, c.took);
+	}
+	signal(SIGUSR1, SIG_DFL);
+	EXPECT_TRUE(HAS(info_flags(self->fd[0]), MFLOW_INFO_WR_SHUT));
+	ASSERT_EQ(0, close_wait(self->fd[1]));
+	EXPECT_EQ(0, close_wait(self->fd[0]));
+}
+
 /* O_NONBLOCK: EAGAIN while the peer has not closed, write side shut. */
 TEST_F(mflow_close, R9_close_nonblock_eagain)
 {

@@ -54,30 +54,84 @@ R15_all_consoles_idle_after_earlier_suites() {
 	return $bad
 }
 
-sysfs_attributes_world_readable_0444() {
-	local n d f mode
+# readable_by_nobody FILE...: "FILE yes" or "FILE no" a line, for whether
+# user nobody can read each FILE (one process for all: forks are slow
+# under emulation).
+readable_by_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c '
+		for f; do
+			if { read -r _ <"$f"; } 2>/dev/null; then
+				echo "$f yes"
+			else
+				echo "$f no"
+			fi
+		done' sh "$@"
+}
 
+# sysfs_check DIR MODE ATTR=PATTERN...: each DIR/ATTR exists with MODE,
+# its value matches the extended regex PATTERN, and user nobody can read
+# it exactly when MODE lets others read.
+sysfs_check() {
+	local d=$1 want=$2 arg a f mode v line names=()
+	shift 2
+
+	for arg; do
+		a=${arg%%=*}
+		names+=("$a")
+		f=$d/$a
+		[ -f "$f" ] || fail "$f missing" || return
+		read -r v <"$f" || fail "$f: unreadable by root" || return
+		[[ $v =~ ^(${arg#*=})$ ]] || fail "$f: value '$v'" || return
+	done
+	while read -r mode f; do
+		[ "$mode" = "$want" ] || fail "$f: mode $mode, want $want" ||
+			return
+	done < <(cd "$d" && stat -c '%a %n' "${names[@]}")
+	command -v setpriv >/dev/null || return 0
+	while read -r f line; do
+		case $want:$line in
+		444:yes | 400:no) ;;
+		*) fail "$f: mode $want, readable by nobody: $line"; return ;;
+		esac
+	done < <(cd "$d" && readable_by_nobody "${names[@]}")
+}
+
+# Every attribute: present, its mode, a sane value. The per-endpoint
+# counters are root-only (per-call counters would leak keystroke timing);
+# the rest is world-readable. Idle consoles show zeros, a connected one
+# its traffic.
+sysfs_attributes_modes_and_values() {
+	local n d ep f counters=() fifo
+
+	read -r fifo <"/sys/module/$MOD/parameters/fifo_size"
+	for ep in 0 1; do
+		for f in read_bytes read_ops write_bytes write_ops; do
+			counters+=("ep${ep}_$f=[0-9]+")
+		done
+	done
 	for n in 0 1 2 3; do
 		[ -c "/dev/$MOD$n" ] || fail "/dev/$MOD$n: no char device" ||
 			return
 		d=$CLASS/$MOD$n
-		for f in state connection fifo_size; do
-			[ -f "$d/$f" ] || fail "$d/$f missing" || return
-			mode=$(stat -c %a "$d/$f")
-			[ "$mode" = 444 ] || fail "$d/$f: mode $mode" || return
-			[ -n "$(cat "$d/$f")" ] || fail "$d/$f: empty" || return
-			if command -v setpriv >/dev/null; then
-				setpriv --reuid=65534 --regid=65534 \
-					--clear-groups cat "$d/$f" >/dev/null ||
-					fail "$d/$f: unreadable by nobody" ||
-					return
-			fi
-		done
-		case $(cat "$d/state") in
-		idle | connected) ;;
-		*) fail "$d/state: '$(cat "$d/state")'"; return ;;
-		esac
+		sysfs_check "$d" 444 'state=idle|connected' 'attached=[012]' \
+			'connection=[0-9]+' "fifo_size=$fifo" || return
+		sysfs_check "$d" 400 "${counters[@]}" || return
+		set -- "$d"/ep[01]_*
+		[ $# = 8 ] || fail "$d: $# endpoint counters, want 8" || return
 	done
+
+	hold_open || return
+	printf abc >&"$ep0"
+	d=$CLASS/$MOD$HOLD_CON
+	if ! sysfs_check "$d" 444 state=connected attached=2 ||
+		! sysfs_check "$d" 400 ep0_write_bytes=3 ep0_write_ops=1 \
+			ep1_read_bytes=0; then
+		release
+		return 1
+	fi
+	release
+	sysfs_check "$d" 444 state=idle attached=0 &&
+		sysfs_check "$d" 400 ep0_write_bytes=0
 }
 
 # The console stays connected until both endpoints have detached, even
@@ -188,7 +242,7 @@ fi
 
 echo "1..7"
 run_test R15_all_consoles_idle_after_earlier_suites
-run_test sysfs_attributes_world_readable_0444
+run_test sysfs_attributes_modes_and_values
 run_test R15_console_lives_until_both_detached
 run_test R15_no_unload_while_open
 run_test R1_shell_third_open_busy

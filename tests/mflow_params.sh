@@ -4,8 +4,12 @@
 # mflow's module parameters, with TAP output: unloading once every
 # console is idle (R15), out-of-range or malformed values refused at load
 # with a message naming the allowed range and nothing left behind (R14),
-# good values honoured (fifo_size rounded up to a power of two), and the
-# module loaded again with its defaults.
+# good values honoured (fifo_size rounded up to a power of two), the
+# stress suite on the smallest and largest fifos, and the module loaded
+# again with its defaults. With --scale (as mflow_scale.sh, a suite of its
+# own for the time it takes): 4096 consoles all connected, a 64 MiB fifo
+# full, memory back afterwards, and MFLOW_CYCLES load/use/unload cycles
+# (200 by default).
 #
 # Needs root, mflow loaded with idle consoles and MFLOW_KO, the absolute
 # path of the mflow.ko that was loaded (scripts/guest-run exports it).
@@ -21,8 +25,10 @@ SYSMOD=/sys/module/$MOD
 DEF_CONSOLES=4
 DEF_FIFO=262144
 
+HERE=$(cd "$(dirname "$0")" && pwd)
+
 # shellcheck source=tap.sh
-. "$(dirname "$0")/tap.sh"
+. "$HERE/tap.sh"
 
 # kmsg_mark: the time stamp of the last kernel log line, to see what
 # comes after it (dmesg -c would take the log from the runner's check).
@@ -186,6 +192,159 @@ R15_params_good_values_load() {
 	return $rc
 }
 
+# reload PARAM=VALUE...: mflow loaded again, with these parameters only.
+reload() {
+	local out
+
+	if loaded; then
+		out=$(rmmod $MOD 2>&1) || fail "rmmod $MOD: $out" || return
+	fi
+	out=$(insmod "$MFLOW_KO" "$@" 2>&1) || fail "insmod $*: $out"
+}
+
+# The kernel's own unreclaimable memory in KiB (SUnreclaim + VmallocUsed,
+# where consoles, fifos and files live), once caches are dropped, frees
+# have settled and the slab caches are shrunk.
+mem_kib() {
+	local f
+
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 0.3
+	# Give the slab caches' empty pages back, as a leak would not be.
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f"
+	done 2>/dev/null
+	awk '/^(SUnreclaim|VmallocUsed):/ { kib += $2 } END { print kib }' \
+		/proc/meminfo
+}
+
+# The debug kernel (KASAN, kmemleak, lockdep): under emulation a load or
+# an unload takes seconds there, so the heavy tests scale down (and say
+# so); the stock kernels run them in full.
+debug_kernel() {
+	[ -e /sys/kernel/debug/kmemleak ] ||
+		dmesg | grep -q KernelAddressSanitizer
+}
+
+# How far "back where it was" may be, in KiB: KASAN keeps freed objects
+# in its quarantine.
+mem_slack_kib() {
+	if debug_kernel; then
+		echo 98304
+	else
+		echo 8192
+	fi
+}
+
+# near A B KIB: A and B differ by at most KIB.
+near() {
+	local d=$(($1 - $2))
+
+	[ "${d#-}" -le "$3" ]
+}
+
+# stress_at FIFO: the main variants of the stress suite on fifos of FIFO
+# bytes (4 KiB, 64 MiB), with the figures they print.
+stress_at() {
+	local out rc
+
+	reload fifo_size="$1" || return
+	local variants=(-v two_writers -v lone_writer_1b_to_4x_fifo
+		-v duplex_signals_sa_restart)
+
+	debug_kernel && variants=(-v lone_writer_1b_to_4x_fifo)
+	out=$(cd "$HERE" && MFLOW_CONSOLE=0 \
+		MFLOW_STRESS_SECS="${MFLOW_PARAMS_STRESS_SECS:-3}" \
+		MFLOW_STRESS_MIB=16 MFLOW_STRESS_MIN_KIB=256 timeout 120 \
+		./mflow_stress "${variants[@]}" 2>&1)
+	rc=$?
+	grep -E "seed|direction|cut short|Expected|not ok|FAIL" <<<"$out"
+	[ "$rc" = 0 ] || fail "mflow_stress at fifo_size=$1: exit $rc"
+}
+
+R4_R5_R6_params_stress_fifo_4k() {
+	stress_at 4096
+}
+
+R4_R5_R6_params_stress_fifo_64m() {
+	stress_at 67108864
+}
+
+# consoles=4096 (4 KiB fifos) loads; every console connected with a
+# message each way and its fifos filled and drained; all closed; memory
+# back to where it was, and again after the unload. Prints the memory of
+# an idle console and of a connection.
+R15_params_scale_4096_consoles() {
+	local m0 m1 m2 out figures c f rc=0 n=4096
+
+	debug_kernel && n=${MFLOW_SCALE_CONSOLES:-256}
+	[ "$n" = 4096 ] || echo "debug kernel: $n consoles, not 4096"
+	loaded && { rmmod $MOD || return; }
+	m0=$(mem_kib)
+	reload consoles="$n" fifo_size=4096 || return
+	m1=$(mem_kib)
+	echo "idle consoles: $(((m1 - m0) * 1024 / n)) bytes each"
+	out=$("$HERE/mflow_scale" "$n" 1) || rc=1
+	grep '^#' <<<"$out" | sed 's/^# //'
+	figures=$(tail -n 1 <<<"$out")
+	read -r _ _ m2 <<<"$figures"
+	for f in "$CLASS"/"$MOD"*/state; do
+		read -r c <"$f"
+		[ "$c" = idle ] || { echo "$f: $c, not idle"; rc=1; break; }
+	done
+	c=$(awk '{ print $2 }' <<<"$figures")
+	near "$m2" "$m1" "$(mem_slack_kib)" ||
+		{ echo "after closing: $m2 KiB, idle was $m1 KiB"; rc=1; }
+	[ -n "$c" ] && echo "connections: $(((c - m1) * 1024 / n)) bytes each"
+	rmmod $MOD || return
+	m2=$(mem_kib)
+	near "$m2" "$m0" "$(mem_slack_kib)" ||
+		{ echo "after unload: $m2 KiB, was $m0 KiB"; rc=1; }
+	return $rc
+}
+
+# A 64 MiB fifo, filled both ways: 128 MiB while connected, back after.
+R15_params_64m_fifo_attached() {
+	local out figures b c a
+
+	reload consoles=1 fifo_size=67108864 || return
+	out=$("$HERE/mflow_scale" 1 1) ||
+		fail "64 MiB fifos: $(grep '^#' <<<"$out")" || return
+	figures=$(tail -n 1 <<<"$out")
+	read -r b c a <<<"$figures"
+	echo "connected with 64 MiB fifos full: $(((c - b) / 1024)) MiB held"
+	near "$a" "$b" "$(mem_slack_kib)" ||
+		fail "after closing: $a KiB, was $b KiB"
+}
+
+# Load, use and unload MFLOW_CYCLES times (200 by default, 10 on the
+# debug kernel), or as many as fit in MFLOW_CYCLES_SECS (90): under
+# emulation on a busy machine one cycle can take seconds, and the suite
+# has 300 s in all. It says how many it ran. The runner's kmemleak scan
+# after the suites checks that nothing stayed behind.
+R15_params_load_use_unload_cycles() {
+	local i n=${MFLOW_CYCLES:-200} a b got t0=$SECONDS
+	local secs=${MFLOW_CYCLES_SECS:-90}
+
+	debug_kernel && n=${MFLOW_CYCLES:-10}
+	loaded && { rmmod $MOD || return; }
+	for ((i = 0; i < n && SECONDS - t0 < secs; i++)); do
+		insmod "$MFLOW_KO" consoles=1 fifo_size=4096 ||
+			fail "cycle $i: insmod" || return
+		exec {a}<>"/dev/${MOD}0" {b}<>"/dev/${MOD}0" ||
+			fail "cycle $i: open" || return
+		printf 'c%d' "$i" >&"$a"
+		got=
+		IFS= read -r -t 5 -N $((1 + ${#i})) -u "$b" got
+		exec {a}>&- {b}>&-
+		[ "$got" = "c$i" ] || fail "cycle $i: read '$got'" || return
+		rmmod $MOD || fail "cycle $i: rmmod" || return
+	done
+	echo "$i of $n cycles in $((SECONDS - t0)) s"
+	[ "$i" -ge 10 ] || [ "$i" = "$n" ] || fail "only $i cycles"
+}
+
 R15_params_rmmod_after_use() {
 	local out
 
@@ -231,7 +390,18 @@ if [ ! -r "$MFLOW_KO" ]; then
 fi
 trap 'ensure_default || exit 1' EXIT
 
-echo "1..10"
+# mflow_scale.sh runs the heavy group on its own, with its own time.
+if [ "${1:-}" = --scale ]; then
+	echo "1..3"
+	run_test R15_params_scale_4096_consoles
+	run_test R15_params_64m_fifo_attached
+	run_test R15_params_load_use_unload_cycles
+	echo "# $((ntest - nfail)) / $ntest tests passed"
+	[ "$nfail" = 0 ]
+	exit
+fi
+
+echo "1..12"
 run_test R15_params_rmmod_when_idle
 if loaded; then
 	# Without the unload nothing below can be tried.
@@ -251,6 +421,8 @@ else
 fi
 run_test R15_params_good_values_load
 run_test R15_params_rmmod_after_use
+run_test R4_R5_R6_params_stress_fifo_4k
+run_test R4_R5_R6_params_stress_fifo_64m
 run_test R15_params_defaults_reload
 echo "# $((ntest - nfail)) / $ntest tests passed"
 [ "$nfail" = 0 ]

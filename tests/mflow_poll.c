@@ -5,6 +5,7 @@
  * epoll; wakeups of blocked pollers; one edge-triggered epoll event per
  * transition.
  */
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 
@@ -265,123 +266,158 @@ TEST_F(mflow_poll, R11_pollout_needs_pipe_buf_room)
 
 /* ---- blocked pollers wake ---- */
 
-enum later_op { LATER_WRITE, LATER_DRAIN, LATER_SHUT_WR, LATER_DETACH };
-
 /*
- * Fork a helper that sleeps a while, then does @op to endpoint @ep. For
- * LATER_DETACH the test gives up its own descriptor of @ep, so that the
- * helper's exit detaches the endpoint; otherwise the endpoint stays
- * attached after the helper is gone.
+ * A poller thread: it blocks in poll(2), select(2) or epoll_wait(2) on one
+ * fd (or epoll instance) for up to 10 s and records what woke it. Each
+ * wake test proves the poller asleep (wait_blocked()) before it makes
+ * the event happen.
  */
-static pid_t later(FIXTURE_DATA(mflow_poll) *self, int ep, enum later_op op)
-{
-	pid_t pid = spawn();
+enum wait_kind { W_POLL, W_SELECT, W_EPOLL };
 
-	if (pid > 0 && op == LATER_DETACH)
-		close_fd(&self->fd[ep]);
-	if (pid)
-		return pid;
-	close_fd(&self->fd[!ep]);
-	sleep_ms(300);
-	switch (op) {
-	case LATER_WRITE:
-		CHILD_CHECK(write(self->fd[ep], "w", 1) == 1);
+struct poller {
+	enum wait_kind kind;
+	int fd;			/* the fd, or the epoll instance */
+	short events;		/* W_POLL */
+	pid_t tid;
+	int ret;
+	short revents;		/* W_POLL */
+	bool readable;		/* W_SELECT */
+	__u32 epoll_events;	/* W_EPOLL */
+};
+
+static void *poller_thread(void *arg)
+{
+	struct poller *w = arg;
+	struct timeval tv = { .tv_sec = 10 };
+	struct pollfd pfd = { .fd = w->fd, .events = w->events };
+	struct epoll_event ev = {};
+	fd_set rd;
+
+	__atomic_store_n(&w->tid, gettid(), __ATOMIC_SEQ_CST);
+	switch (w->kind) {
+	case W_POLL:
+		w->ret = poll(&pfd, 1, 10000);
+		w->revents = pfd.revents;
 		break;
-	case LATER_DRAIN:
-		CHILD_CHECK(drain_pat(self->fd[ep], 0, self->fifo) == 0);
+	case W_SELECT:
+		FD_ZERO(&rd);
+		FD_SET(w->fd, &rd);
+		w->ret = select(w->fd + 1, &rd, NULL, NULL, &tv);
+		w->readable = FD_ISSET(w->fd, &rd);
 		break;
-	case LATER_SHUT_WR:
-		CHILD_CHECK(shut(self->fd[ep], MFLOW_SHUT_WR) == 0);
-		break;
-	case LATER_DETACH:
+	case W_EPOLL:
+		w->ret = epoll_wait(w->fd, &ev, 1, 10000);
+		w->epoll_events = ev.events;
 		break;
 	}
-	_exit(0);
+	return NULL;
 }
 
-/* poll() on endpoint 0 for @events, blocking up to 10 s: the revents. */
-static short poll_wait(int fd, short events)
+/* Start @w and return once it sleeps in the kernel. */
+static void start_poller(struct __test_metadata *_metadata, pthread_t *th,
+			 struct poller *w)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	ASSERT_EQ(0, pthread_create(th, NULL, poller_thread, w));
+	while (!__atomic_load_n(&w->tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(w->tid));
+}
 
-	return poll(&pfd, 1, 10000) == 1 ? pfd.revents : -1;
+enum peer_op { PEER_WRITE, PEER_DRAIN, PEER_SHUT_WR, PEER_DETACH };
+
+/* Endpoint 1 does @op; for PEER_DETACH the test's only fd of it closes. */
+static void peer_does(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(mflow_poll) *self, enum peer_op op)
+{
+	switch (op) {
+	case PEER_WRITE:
+		ASSERT_EQ(1, write(self->fd[1], "w", 1));
+		break;
+	case PEER_DRAIN:
+		ASSERT_EQ(0, drain_pat(self->fd[1], 0, self->fifo));
+		break;
+	case PEER_SHUT_WR:
+		ASSERT_EQ(0, shut(self->fd[1], MFLOW_SHUT_WR));
+		break;
+	case PEER_DETACH:
+		close_fd(&self->fd[1]);
+		break;
+	}
+}
+
+/* poll(2) on endpoint 0 for @events, asleep before endpoint 1 does @op. */
+static short poll_woken_by(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(mflow_poll) *self, short events,
+			   enum peer_op op)
+{
+	struct poller w = { .kind = W_POLL, .fd = self->fd[0],
+			    .events = events };
+	pthread_t th;
+
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, op);
+	pthread_join(th, NULL);
+	return w.ret == 1 ? w.revents : -1;
 }
 
 TEST_F(mflow_poll, R11_poll_wakes_on_data)
 {
-	pid_t pid = later(self, 1, LATER_WRITE);
-
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(IN, poll_wait(self->fd[0], IN));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(IN, poll_woken_by(_metadata, self, IN, PEER_WRITE));
 }
 
 TEST_F(mflow_poll, R11_poll_wakes_on_room)
 {
-	pid_t pid;
-
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
-	pid = later(self, 1, LATER_DRAIN);
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(OUT, poll_wait(self->fd[0], OUT));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(OUT, poll_woken_by(_metadata, self, OUT, PEER_DRAIN));
 }
 
 TEST_F(mflow_poll, R11_poll_wakes_on_peer_shut_wr)
 {
-	pid_t pid = later(self, 1, LATER_SHUT_WR);
-
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(IN | RDHUP, poll_wait(self->fd[0], IN | RDHUP));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(IN | RDHUP,
+		  poll_woken_by(_metadata, self, IN | RDHUP, PEER_SHUT_WR));
 }
 
 /* POLLERR and POLLHUP come after a peer detach even when not asked. */
 TEST_F(mflow_poll, R11_err_hup_reported_unasked)
 {
-	pid_t pid = later(self, 1, LATER_DETACH);
+	struct pollfd pfd = { .fd = self->fd[0], .events = OUT };
 
-	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, reap(pid, 10000));
-	EXPECT_EQ(OUT | ERR | HUP, poll_wait(self->fd[0], OUT));
+	close_fd(&self->fd[1]);
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(OUT | ERR | HUP, pfd.revents);
 }
 
 TEST_F(mflow_poll, R11_poll_blocked_wakes_on_peer_detach)
 {
-	pid_t pid;
-
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
-	pid = later(self, 1, LATER_DETACH);
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(OUT | ERR | HUP, poll_wait(self->fd[0], OUT));
-	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(OUT | ERR | HUP,
+		  poll_woken_by(_metadata, self, OUT, PEER_DETACH));
 }
 
 TEST_F(mflow_poll, R11_select_wakes_on_data)
 {
-	struct timeval tv = { .tv_sec = 10 };
-	pid_t pid = later(self, 1, LATER_WRITE);
-	fd_set rd;
+	struct poller w = { .kind = W_SELECT, .fd = self->fd[0] };
+	pthread_t th;
 
-	ASSERT_LT(0, pid);
-	FD_ZERO(&rd);
-	FD_SET(self->fd[0], &rd);
-	EXPECT_EQ(1, select(self->fd[0] + 1, &rd, NULL, NULL, &tv));
-	EXPECT_TRUE(FD_ISSET(self->fd[0], &rd));
-	EXPECT_EQ(0, reap(pid, 10000));
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, PEER_WRITE);
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, w.ret);
+	EXPECT_TRUE(w.readable);
 }
 
 TEST_F(mflow_poll, R11_epoll_wait_wakes_on_data)
 {
-	struct epoll_event ev = { .events = EPOLLIN }, out = {};
-	pid_t pid;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct poller w = { .kind = W_EPOLL, .fd = self->ep };
+	pthread_t th;
 
 	ASSERT_EQ(0, epoll_ctl(self->ep, EPOLL_CTL_ADD, self->fd[0], &ev));
-	pid = later(self, 1, LATER_WRITE);
-	ASSERT_LT(0, pid);
-	EXPECT_EQ(1, epoll_wait(self->ep, &out, 1, 10000));
-	EXPECT_EQ((__u32)(EPOLLIN), out.events);
-	EXPECT_EQ(0, reap(pid, 10000));
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, PEER_WRITE);
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, w.ret);
+	EXPECT_EQ((__u32)EPOLLIN, w.epoll_events);
 }
 
 /* ---- edge-triggered epoll ---- */
@@ -455,15 +491,338 @@ TEST_F(mflow_poll, R11_epoll_et_rdhup_edge)
 /* A detach is an edge for a peer that waits edge-triggered. */
 TEST_F(mflow_poll, R11_epoll_et_edge_on_peer_detach)
 {
-	pid_t pid;
+	struct poller w = { .kind = W_EPOLL, .fd = self->ep };
+	pthread_t th;
 
 	add_et(_metadata, self->ep, self->fd[0], EPOLLIN | EPOLLRDHUP);
 	EXPECT_EQ(0U, edge(self->ep, 0));
-	pid = later(self, 1, LATER_DETACH);
-	ASSERT_LT(0, pid);
+	start_poller(_metadata, &th, &w);
+	peer_does(_metadata, self, PEER_DETACH);
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, w.ret);
 	EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
-		  edge(self->ep, 10000));
-	EXPECT_EQ(0, reap(pid, 10000));
+		  w.epoll_events);
+}
+
+/* ---- poll agrees with the call, whoever else uses the endpoint ---- */
+
+struct blocked_io {
+	int fd;
+	void *buf;
+	size_t len;
+	pid_t tid;
+	ssize_t ret;
+	int err;
+};
+
+static void *blocked_read_thread(void *arg)
+{
+	struct blocked_io *b = arg;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	b->ret = read(b->fd, b->buf, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+static void *blocked_write_thread(void *arg)
+{
+	struct blocked_io *b = arg;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	b->ret = write(b->fd, b->buf, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+/* Start @fn on @b and return once it sleeps in the kernel. */
+static void start_blocked(struct __test_metadata *_metadata, pthread_t *th,
+			  void *(*fn)(void *), struct blocked_io *b)
+{
+	ASSERT_EQ(0, pthread_create(th, NULL, fn, b));
+	while (!__atomic_load_n(&b->tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(b->tid));
+}
+
+/*
+ * A blocking writer sleeps in the middle of a write larger than the fifo
+ * (R6 keeps its bytes contiguous). Meanwhile the fd turns O_NONBLOCK and
+ * the reader frees more than PIPE_BUF: poll must say what a non-blocking
+ * write then does, and an edge-triggered waiter must get its EPOLLOUT
+ * edge whenever poll turns writable. The stream holds the blocked write
+ * alone, intact.
+ */
+TEST_F(mflow_poll, R6_R11_poll_agrees_with_nonblock_write_beside_blocked_writer)
+{
+	size_t len = 2 * (size_t)self->fifo;
+	struct blocked_io b = { .fd = self->fd[0], .len = len };
+	uint8_t *buf = malloc(len), *in = malloc(len);
+	uint8_t small[MFLOW_PIPE_BUF];
+	bool out, wrote;
+	pthread_t th;
+	ssize_t r;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, in);
+	pat_fill(buf, 0, len);
+	b.buf = buf;
+	memset(small, 'X', sizeof(small));
+	add_et(_metadata, self->ep, self->fd[0], EPOLLOUT);
+	EXPECT_EQ((__u32)EPOLLOUT, edge(self->ep, 0));
+
+	start_blocked(_metadata, &th, blocked_write_thread, &b);
+	ASSERT_EQ(0, set_nonblock(self->fd[0], true));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	ASSERT_EQ(0, drain_pat(self->fd[1], 0, 2 * MFLOW_PIPE_BUF));
+
+	out = revents(self->fd[0]) & POLLOUT;
+	EXPECT_EQ(out ? (__u32)EPOLLOUT : 0U, edge(self->ep, 0))
+		TH_LOG("poll says %swritable", out ? "" : "not ");
+	r = write(self->fd[0], small, sizeof(small));
+	wrote = r == (ssize_t)sizeof(small);
+	EXPECT_EQ(out, wrote) TH_LOG("poll %s POLLOUT, write: %zd (%s)",
+				     out ? "has" : "lacks", r,
+				     r < 0 ? strerror(errno) : "bytes");
+	if (!wrote)
+		EXPECT_EQ(EAGAIN, errno);
+
+	/* the blocked write completes, contiguous and intact */
+	ASSERT_EQ(0, drain_pat(self->fd[1], 2 * MFLOW_PIPE_BUF,
+			       len - 2 * MFLOW_PIPE_BUF));
+	pthread_join(th, NULL);
+	EXPECT_EQ((ssize_t)len, b.ret);
+	EXPECT_EQ(wrote ? (long)sizeof(small) : 0, fionread(self->fd[1]));
+	/* the writer is done: writable, and the edge says so */
+	EXPECT_TRUE(revents(self->fd[0]) & POLLOUT);
+	EXPECT_TRUE(edge(self->ep, 5000) & EPOLLOUT);
+	EXPECT_EQ((ssize_t)sizeof(small),
+		  write(self->fd[0], small, sizeof(small)));
+	free(buf);
+	free(in);
+}
+
+struct epoll_reader {
+	int ep, fd;
+	pid_t tid;
+	int n;
+	ssize_t ret;
+	int err;
+	char c;
+};
+
+static void *epoll_then_read_thread(void *arg)
+{
+	struct epoll_reader *e = arg;
+	struct epoll_event ev;
+
+	__atomic_store_n(&e->tid, gettid(), __ATOMIC_SEQ_CST);
+	e->n = epoll_wait(e->ep, &ev, 1, 20000);
+	e->ret = read(e->fd, &e->c, 1);
+	e->err = errno;
+	return NULL;
+}
+
+/*
+ * A thread sleeps in a blocking read; the fd then turns O_NONBLOCK and an
+ * event loop waits on it with EPOLLEXCLUSIVE, ahead of the reader on the
+ * wait queue. Data arrives: the loop is told, and its non-blocking read
+ * must get the byte rather than EAGAIN (which would leave the data unread
+ * with both asleep). The blocked reader gets the next byte.
+ */
+TEST_F(mflow_poll, R3_R11_epollexclusive_loop_beside_blocked_reader)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct epoll_reader e = { .ep = self->ep, .fd = self->fd[1] };
+	char c = 0;
+	struct blocked_io b = { .fd = self->fd[1], .buf = &c, .len = 1 };
+	pthread_t tb, te;
+
+	ASSERT_EQ(0, epoll_ctl(self->ep, EPOLL_CTL_ADD, self->fd[1], &ev));
+	start_blocked(_metadata, &tb, blocked_read_thread, &b);
+	ASSERT_EQ(0, set_nonblock(self->fd[1], true));
+	ASSERT_EQ(0, pthread_create(&te, NULL, epoll_then_read_thread, &e));
+	while (!__atomic_load_n(&e.tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(e.tid));
+
+	ASSERT_EQ(1, write(self->fd[0], "a", 1));
+	pthread_join(te, NULL);
+	EXPECT_EQ(1, e.n);
+	EXPECT_EQ(1, e.ret) TH_LOG("loop's read: %s", strerror(e.err));
+	EXPECT_EQ('a', e.c);
+
+	ASSERT_EQ(1, write(self->fd[0], "b", 1));
+	pthread_join(tb, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(e.ret == 1 ? 'b' : 'a', c);
+	EXPECT_EQ(e.ret == 1 ? 0 : 1, fionread(self->fd[1]));
+}
+
+/* ---- R9 through poll: the close handshake of an event loop ---- */
+
+struct epoll_waiter {
+	int ep;
+	pid_t tid;
+	int n;
+	struct epoll_event ev;
+};
+
+static void *epoll_wait_thread(void *arg)
+{
+	struct epoll_waiter *w = arg;
+
+	__atomic_store_n(&w->tid, gettid(), __ATOMIC_SEQ_CST);
+	w->n = epoll_wait(w->ep, &w->ev, 1, 20000);
+	return NULL;
+}
+
+/*
+ * An event loop keeps its fds O_NONBLOCK: MFLOW_IOC_CLOSE shuts the write
+ * side and says EAGAIN (one edge: EPOLLERR, writes now fail); the loop
+ * sleeps in epoll_wait until the peer's close brings the EPOLLHUP edge;
+ * the ioctl then returns 0. Repeating the ioctl (or the shutdown) before
+ * that is no transition and makes no edge.
+ */
+TEST_F(mflow_poll, R9_R11_close_handshake_epoll_et)
+{
+	struct epoll_waiter w = { .ep = self->ep };
+	pthread_t th;
+
+	ASSERT_EQ(0, set_nonblock(self->fd[0], true));
+	ASSERT_EQ(0, set_nonblock(self->fd[1], true));
+	add_et(_metadata, self->ep, self->fd[0], EPOLLIN | EPOLLRDHUP);
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	EXPECT_EQ((__u32)EPOLLERR, edge(self->ep, 0));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	/*
+	 * Trying again changes nothing, so it makes no edge: a loop that
+	 * retries the ioctl on every event must not wake itself forever.
+	 */
+	EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+	EXPECT_EQ(0, shut(self->fd[0], MFLOW_SHUT_WR));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, epoll_wait_thread, &w));
+	while (!__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(w.tid));
+	EXPECT_EQ(0, close_wait(self->fd[1]));
+	pthread_join(th, NULL);
+	ASSERT_EQ(1, w.n);
+	EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
+		  w.ev.events);
+	EXPECT_EQ(0, close_wait(self->fd[0]));
+	EXPECT_EQ(0U, edge(self->ep, 0));
+}
+
+/*
+ * The same handshake level-triggered: EPOLLERR stays up from the local
+ * shutdown on (a write would fail), EPOLLHUP joins it once the peer has
+ * closed, and the ioctl then returns 0.
+ */
+TEST_F(mflow_poll, R9_R11_close_handshake_epoll_lt)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP }, out;
+	int i;
+
+	ASSERT_EQ(0, set_nonblock(self->fd[0], true));
+	ASSERT_EQ(0, epoll_ctl(self->ep, EPOLL_CTL_ADD, self->fd[0], &ev));
+	EXPECT_EQ(0, epoll_wait(self->ep, &out, 1, 0));
+	EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, epoll_wait(self->ep, &out, 1, 0));
+		EXPECT_EQ((__u32)EPOLLERR, out.events);
+		EXPECT_EQ(-EAGAIN, close_wait(self->fd[0]));
+	}
+	EXPECT_EQ(0, shut(self->fd[1], MFLOW_SHUT_WR));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, epoll_wait(self->ep, &out, 1, 0));
+		EXPECT_EQ((__u32)(EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP),
+			  out.events);
+	}
+	EXPECT_EQ(0, close_wait(self->fd[0]));
+}
+
+struct loop_closer {
+	int fd;
+	int ep;
+	int ret;	/* 0, or the step that failed */
+	unsigned int waits;
+};
+
+/* One event loop's close: ioctl, then epoll_wait until EPOLLHUP, ioctl. */
+static void *loop_close_thread(void *arg)
+{
+	struct loop_closer *c = arg;
+	struct epoll_event ev;
+	int r;
+
+	r = close_wait(c->fd);
+	if (!r)
+		return NULL;
+	if (r != -EAGAIN) {
+		c->ret = 1;
+		return NULL;
+	}
+	for (;;) {
+		c->waits++;
+		r = epoll_wait(c->ep, &ev, 1, 10000);
+		if (r != 1) {
+			c->ret = 2;	/* no edge within 10 s */
+			return NULL;
+		}
+		if (ev.events & EPOLLHUP)
+			break;
+	}
+	c->ret = close_wait(c->fd) ? 3 : 0;
+	return NULL;
+}
+
+/*
+ * Both endpoints run the handshake in their own event loop at the same
+ * time, edge-triggered, over and over: every loop gets its EPOLLHUP edge
+ * and both closes return 0.
+ */
+TEST_F(mflow_poll, R9_R11_close_handshake_both_loops_et)
+{
+	unsigned int round, waits = 0;
+	int ep1 = epoll_create1(EPOLL_CLOEXEC);
+
+	ASSERT_LE(0, ep1);
+	for (round = 0; round < 200; round++) {
+		struct loop_closer c[2] = {
+			{ .fd = self->fd[0], .ep = self->ep },
+			{ .fd = self->fd[1], .ep = ep1 },
+		};
+		pthread_t th[2];
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			ASSERT_EQ(0, set_nonblock(self->fd[i], true));
+			add_et(_metadata, c[i].ep, self->fd[i],
+			       EPOLLIN | EPOLLRDHUP);
+		}
+		for (i = 0; i < 2; i++)
+			ASSERT_EQ(0, pthread_create(&th[i], NULL,
+						    loop_close_thread, &c[i]));
+		for (i = 0; i < 2; i++) {
+			pthread_join(th[i], NULL);
+			EXPECT_EQ(0, c[i].ret)
+				TH_LOG("round %u, endpoint %d", round, i);
+			waits += c[i].waits;
+		}
+		if (c[0].ret || c[1].ret)
+			break;
+		for (i = 0; i < 2; i++)
+			close_fd(&self->fd[i]);
+		mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR,
+				self->fd);
+	}
+	TH_LOG("%u rounds, %u epoll_wait calls", round, waits);
+	close(ep1);
 }
 
 TEST_HARNESS_MAIN

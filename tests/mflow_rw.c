@@ -300,6 +300,126 @@ TEST_F(mflow_open, R1_R4_endpoint1_attaches_after_endpoint0_left)
 	EXPECT_EQ(conn + 1, info.connection);
 }
 
+/* The text of /sys/class/mflow/mflow<N>/<attr> for @path, or "". */
+static void sysfs_attr(const char *path, const char *attr, char *buf,
+		       size_t len)
+{
+	char name[96];
+	ssize_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "/sys/class/mflow/mflow%d/%s",
+		 console_index(path), attr);
+	buf[0] = '\0';
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Opens the driver must refuse before it attaches anything. */
+static const struct {
+	int flags;
+	const char *what;
+} refused_opens[] = {
+	/* the VFS fails these after ->open: no direct I/O on a stream */
+	{ O_RDWR | O_DIRECT, "O_RDWR|O_DIRECT" },
+	{ O_RDONLY | O_DIRECT, "O_RDONLY|O_DIRECT" },
+	{ O_WRONLY | O_DIRECT, "O_WRONLY|O_DIRECT" },
+	{ O_RDWR | O_DIRECT | O_NONBLOCK, "O_RDWR|O_DIRECT|O_NONBLOCK" },
+	/* access mode 3 (ioctl only): an endpoint that could do nothing */
+	{ O_ACCMODE, "access mode 3" },
+	{ O_ACCMODE | O_NONBLOCK, "access mode 3|O_NONBLOCK" },
+};
+
+/*
+ * An open that fails, in mflow or in the VFS after mflow's open ran, leaves
+ * an idle console idle: same state, same connection number, and the next
+ * open attaches endpoint 0 of a new connection with nothing shut.
+ */
+TEST_F(mflow_open, R1_R14_R15_failed_open_leaves_idle_console_idle)
+{
+	char state[32], conn[32], attached[32], s[32];
+	struct mflow_info info;
+	unsigned int i;
+	int fd;
+
+	sysfs_attr(self->path, "state", state, sizeof(state));
+	sysfs_attr(self->path, "connection", conn, sizeof(conn));
+	sysfs_attr(self->path, "attached", attached, sizeof(attached));
+	ASSERT_STREQ("idle\n", state);
+	for (i = 0; i < ARRAY_SIZE(refused_opens); i++) {
+		fd = open(self->path, refused_opens[i].flags | O_CLOEXEC);
+		EXPECT_EQ(-1, fd) TH_LOG("%s opened", refused_opens[i].what);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("%s", refused_opens[i].what);
+		if (fd >= 0)
+			close(fd);
+		sysfs_attr(self->path, "state", s, sizeof(s));
+		EXPECT_STREQ(state, s) TH_LOG("after %s",
+					      refused_opens[i].what);
+		sysfs_attr(self->path, "connection", s, sizeof(s));
+		EXPECT_STREQ(conn, s) TH_LOG("after %s",
+					     refused_opens[i].what);
+		sysfs_attr(self->path, "attached", s, sizeof(s));
+		EXPECT_STREQ(attached, s) TH_LOG("after %s",
+						 refused_opens[i].what);
+	}
+
+	self->fd[0] = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd[0]);
+	ASSERT_EQ(0, mflow_info(self->fd[0], &info));
+	EXPECT_EQ(0U, info.endpoint);
+	EXPECT_EQ(strtoull(conn, NULL, 10) + 1, info.connection);
+	EXPECT_EQ(0U, info.flags);
+}
+
+/*
+ * With endpoint 0 waiting for its peer, failed opens change nothing it can
+ * see: no peer comes and goes, nothing is shut, and the next good open
+ * attaches endpoint 1 with both directions working.
+ */
+TEST_F(mflow_open, R1_R14_R15_failed_open_leaves_waiting_endpoint_alone)
+{
+	struct mflow_info before, after;
+	char buf[4] = {};
+	unsigned int i;
+	int fd;
+
+	self->fd[0] = mflow_attach0(_metadata, self->path,
+				    O_RDWR | O_NONBLOCK);
+	ASSERT_EQ(0, mflow_info(self->fd[0], &before));
+	ASSERT_EQ(2, write(self->fd[0], "hi", 2));
+	for (i = 0; i < ARRAY_SIZE(refused_opens); i++) {
+		fd = open(self->path, refused_opens[i].flags | O_CLOEXEC);
+		EXPECT_EQ(-1, fd) TH_LOG("%s opened", refused_opens[i].what);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("%s", refused_opens[i].what);
+		if (fd >= 0)
+			close(fd);
+		ASSERT_EQ(0, mflow_info(self->fd[0], &after));
+		EXPECT_EQ(0, memcmp(&before, &after, sizeof(after)))
+			TH_LOG("after %s: flags %#x", refused_opens[i].what,
+			       after.flags);
+		EXPECT_EQ(-1, read(self->fd[0], buf, 1))
+			TH_LOG("after %s: EOF", refused_opens[i].what);
+		EXPECT_EQ(EAGAIN, errno);
+		EXPECT_EQ(2, outq(self->fd[0]));
+	}
+
+	self->fd[1] = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd[1]) TH_LOG("open: %s", strerror(errno));
+	ASSERT_EQ(0, mflow_info(self->fd[1], &after));
+	EXPECT_EQ(1U, after.endpoint);
+	EXPECT_EQ(before.connection, after.connection);
+	EXPECT_EQ(MFLOW_INFO_PEER_ATTACHED, after.flags);
+	EXPECT_EQ(2, read(self->fd[1], buf, sizeof(buf)));
+	EXPECT_STREQ("hi", buf);
+	ASSERT_EQ(2, write(self->fd[1], "ok", 2));
+	EXPECT_EQ(2, read(self->fd[0], buf, sizeof(buf)));
+	EXPECT_STREQ("ok", buf);
+}
+
 /* O_NONBLOCK given to open(2) applies to reads: EAGAIN while empty. */
 TEST_F(mflow_open, R3_open_nonblock_read_eagain)
 {
@@ -1005,6 +1125,7 @@ TEST_F(mflow_rw, R7_write_cut_by_fault_returns_moved)
 	r = write(self->fd[0], buf, 200);
 	if (r < 0)
 		EXPECT_EQ(EFAULT, errno);
+	EXPECT_NE(0, r) TH_LOG("a write of 200 bytes cannot move none");
 	EXPECT_GE(100, r);
 	n = fionread(self->fd[1]);
 	EXPECT_EQ(r > 0 ? r : 0, n);
@@ -1046,8 +1167,7 @@ TEST_F(mflow_rw, R10_detach_never_waits)
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
 	ASSERT_EQ(self->fifo, fill_fifo(self->fd[1], 0));
 	t = now_ns();
-	EXPECT_EQ(0, close(self->fd[0]));
-	self->fd[0] = -1;
+	close_fd(&self->fd[0]);
 	EXPECT_GT(2000 * MSEC, now_ns() - t);
 	EXPECT_EQ(0, drain_pat(self->fd[1], 0, self->fifo));
 }
@@ -1060,7 +1180,7 @@ TEST_F(mflow_rw, R10_closing_a_dup_does_not_detach)
 
 	d = dup(self->fd[0]);
 	ASSERT_LE(0, d);
-	ASSERT_EQ(0, close(self->fd[0]));
+	close(self->fd[0]);
 	self->fd[0] = d;
 	EXPECT_EQ(MFLOW_INFO_PEER_ATTACHED, info_flags(self->fd[1]));
 	ASSERT_EQ(1, write(self->fd[1], "q", 1));

@@ -30,12 +30,16 @@
 /**
  * struct mflow_close_args - argument of MFLOW_IOC_CLOSE
  * @timeout_ns: with %MFLOW_CLOSE_TIMEOUT, the longest time to wait for
- *	the peer's close, in nanoseconds; the call fails with ETIMEDOUT when
- *	it runs out. Zero waits not at all.
+ *	the peer's close, in nanoseconds of CLOCK_MONOTONIC; the call fails
+ *	with ETIMEDOUT when it runs out, never before. Zero waits not at
+ *	all; U64_MAX (or anything past 2^63 - 1) waits as long as it takes.
+ *	Without %MFLOW_CLOSE_TIMEOUT it must be zero (EINVAL otherwise).
  * @flags: %MFLOW_CLOSE_TIMEOUT or zero (wait as long as it takes).
  * @reserved: must be zero.
  *
- * A NULL argument waits without a time limit.
+ * A NULL argument waits without a time limit. A signal ends a wait
+ * without a time limit with a restart (or EINTR), and a timed one with
+ * EINTR (a restart would start the timeout over).
  */
 struct mflow_close_args {
 	__u64 timeout_ns;
