@@ -5,12 +5,14 @@
  * pollable sysfs state (R19), races between REMOVE and open or I/O, and
  * unloading with consoles added at run time (R15).
  *
- * Built twice: natively and with -m32 (mflow_ctl_32), which runs the same
- * tests through the control device's compat_ioctl.
+ * Built three times: natively, with -m32 (mflow_ctl_32), which runs the
+ * same tests through the control device's compat_ioctl, and as
+ * mflow_ctl_scale (-DMFLOW_CTL_SCALE), which runs only the tests of many
+ * consoles and many ADD/REMOVE cycles.
  *
  * Knobs: MFLOW_CTL_CYCLES (ADD/REMOVE cycles of the cycle test, default
- * 10000), MFLOW_CTL_RACE_MS (length of each race, default 3000 ms). The
- * max_consoles and cycle tests are in the native build only.
+ * 10000), MFLOW_CTL_CONSOLES (consoles the scale test adds, default up to
+ * max_consoles), MFLOW_CTL_RACE_MS (length of each race, default 3000 ms).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -191,6 +193,12 @@ FIXTURE_TEARDOWN(mflow_ctl)
 	free(self->had);
 	close_fd(&self->ctl);
 }
+
+/*
+ * The scale tests are built apart, as mflow_ctl_scale (MFLOW_CTL_SCALE),
+ * so that each program has its own time budget in the VMs.
+ */
+#ifndef MFLOW_CTL_SCALE
 
 /* ---- R16: VERSION, ADD, REMOVE, QUERY, GET_FREE ---- */
 
@@ -567,114 +575,6 @@ TEST_F(mflow_ctl, R18_fifo_size_per_console)
 	EXPECT_EQ(0, ctl_remove(self->ctl, idx, NULL));
 }
 
-/*
- * The scale and cycle tests run in the native build only: the 32-bit one
- * is there for compat_ioctl, which the other tests cover.
- */
-#ifndef __i386__
-
-/*
- * Unreclaimable kernel memory in bytes (unreclaimable slab, vmalloc,
- * percpu, from /proc/meminfo), measured once udev has handled every event
- * and the dentry and inode caches are dropped, so that what remains is what
- * the module and the driver core hold.
- */
-static long long kernel_mem(void)
-{
-	static const char *const keys[] = {
-		"SUnreclaim:", "VmallocUsed:", "Percpu:",
-	};
-	long long sum = 0, kb;
-	char line[256];
-	unsigned int i;
-	FILE *f;
-
-	if (system("udevadm settle --timeout=120 >/dev/null 2>&1")) {
-		/* No udev here: nothing is queued behind it either. */
-	}
-	sync();
-	f = fopen("/proc/sys/vm/drop_caches", "we");
-	if (f) {
-		fputs("3\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (!strncmp(line, keys[i], strlen(keys[i])) &&
-			    sscanf(line + strlen(keys[i]), "%lld", &kb) == 1)
-				sum += kb * 1024;
-	fclose(f);
-	return sum;
-}
-
-/*
- * MFLOW_CTL_CONSOLES consoles (default: every index up to max_consoles)
- * added, each working, then removed: memory per idle console is printed,
- * and memory returns to where it was.
- */
-TEST_F_TIMEOUT(mflow_ctl, R18_many_consoles_added_and_removed, 900)
-{
-	__u32 want = self->max - self->count, i;
-	long long before, full, after;
-	uint64_t t0, t1, t2;
-	int *idx, fd;
-
-	want = env_long("MFLOW_CTL_CONSOLES", want);
-	ASSERT_GE(self->max - self->count, want);
-	idx = calloc(want, sizeof(*idx));
-	ASSERT_NE(NULL, idx);
-	before = kernel_mem();
-	t0 = now_ns();
-	for (i = 0; i < want; i++) {
-		idx[i] = ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0);
-		ASSERT_LE(0, idx[i]) TH_LOG("ADD %u of %u: %s", i, want,
-					    strerror(-idx[i]));
-	}
-	t1 = now_ns();
-	full = kernel_mem();
-	EXPECT_EQ(self->count + want, ctl_count(self->ctl));
-	if (self->count + want == self->max)
-		EXPECT_EQ(-ENOSPC, ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0));
-	/* The last one works like any console. */
-	fd = open_node(idx[want - 1], O_WRONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(2, write(fd, "ok", 2));
-	close(fd);
-	EXPECT_EQ(-EBUSY, ctl_remove(self->ctl, idx[want - 1], NULL));
-	fd = open_node(idx[want - 1], O_RDONLY);
-	ASSERT_LE(0, fd);
-	{
-		char buf[4] = {};
-
-		EXPECT_EQ(2, read(fd, buf, sizeof(buf)));
-		EXPECT_STREQ("ok", buf);
-		EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
-	}
-	close(fd);
-	t2 = now_ns();
-	for (i = 0; i < want; i++)
-		ASSERT_EQ(0, ctl_remove(self->ctl, idx[i], NULL));
-	after = kernel_mem();
-	EXPECT_EQ(self->count, ctl_count(self->ctl));
-	TH_LOG("%u consoles: ADD %.0f/s, REMOVE %.0f/s; %lld bytes per idle console (module, device, sysfs, devtmpfs); kernel memory %+lld bytes after removing them",
-	       want, want / ((t1 - t0) / 1e9),
-	       want / ((now_ns() - t2) / 1e9),
-	       (full - before) / (long long)want, after - before);
-	EXPECT_GT(full, before);
-	/*
-	 * Back to where it was, give or take a quarter of the growth. Under
-	 * KASAN freed memory waits in a quarantine, so there kmemleak's scan
-	 * after the suites is the leak check instead.
-	 */
-	if (access("/sys/kernel/debug/kmemleak", F_OK))
-		EXPECT_LT(after - before, (full - before) / 4);
-	free(idx);
-}
-
-#endif /* !__i386__ */
 
 /* Find (or mount) cgroup2 with the memory controller; "" if none. */
 static bool cgroup2_root(char *buf, size_t len)
@@ -1039,7 +939,202 @@ TEST_F(mflow_ctl, R16_remove_refused_during_io)
 	EXPECT_EQ(0, ctl_remove(self->ctl, idx, NULL));
 }
 
-#ifndef __i386__
+
+static int module_unload(void)
+{
+	return syscall(SYS_delete_module, "mflow", O_NONBLOCK) ? -errno : 0;
+}
+
+static int module_load(const char *ko, const char *params)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/*
+ * R15: while a console or the control device is open the module cannot be
+ * unloaded; once all are closed it can, even with consoles added at run
+ * time (they go with it). R18: with max_consoles=6, two consoles can be
+ * added to the four made at load, then ADD and GET_FREE fail with ENOSPC
+ * only once no idle console is left. The module is loaded with its
+ * defaults again at the end (needs MFLOW_KO).
+ */
+TEST(R15_R18_rmmod_with_added_consoles_and_max_consoles_limit)
+{
+	const char *ko = getenv("MFLOW_KO");
+	int ctl, fd, held[5], i, idx;
+
+	if (!ko)
+		SKIP(return, "MFLOW_KO not set: cannot reload the module");
+	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ctl);
+	idx = ctl_add(ctl, MFLOW_CTL_ANY, "rmmod-test", 0);
+	ASSERT_LE(0, idx);
+	/* The control device's own file holds the module too. */
+	EXPECT_TRUE(module_unload() == -EWOULDBLOCK ||
+		    module_unload() == -EBUSY);
+	close(ctl);
+	fd = open_node(idx, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_TRUE(module_unload() == -EWOULDBLOCK ||
+		    module_unload() == -EBUSY);
+	EXPECT_TRUE(node_exists(idx));
+	close(fd);
+	ASSERT_EQ(0, module_unload());
+	EXPECT_FALSE(node_exists(idx));
+	EXPECT_EQ(-1, access(CTL_PATH, F_OK));
+
+	ASSERT_EQ(0, module_load(ko, "max_consoles=6"));
+	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ctl);
+	EXPECT_EQ(6U, ctl_max(ctl));
+	EXPECT_EQ(4U, ctl_count(ctl));
+	EXPECT_EQ(4, ctl_add(ctl, MFLOW_CTL_ANY, NULL, 0));
+	EXPECT_EQ(5, ctl_add(ctl, MFLOW_CTL_ANY, "last", 0));
+	EXPECT_EQ(-ENOSPC, ctl_add(ctl, MFLOW_CTL_ANY, NULL, 0));
+	EXPECT_EQ(-EINVAL, ctl_add(ctl, 6, NULL, 0));
+	EXPECT_EQ(6U, ctl_count(ctl));
+	/* Unnamed consoles 0..4 are idle: GET_FREE takes them, adds none. */
+	for (i = 0; i < 5; i++) {
+		idx = ioctl(ctl, MFLOW_CTL_GET_FREE);
+		ASSERT_LE(0, idx);
+		EXPECT_NE(5, idx);
+		held[i] = open_node(idx, O_RDWR);
+		ASSERT_LE(0, held[i]);
+	}
+	EXPECT_EQ(-1, ioctl(ctl, MFLOW_CTL_GET_FREE));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(6U, ctl_count(ctl));
+	close(ctl);
+	/* The consoles GET_FREE handed out go with the module. */
+	for (i = 0; i < 5; i++)
+		close(held[i]);
+	ASSERT_EQ(0, module_unload()) TH_LOG("rmmod: %s", strerror(errno));
+	ASSERT_EQ(0, module_load(ko, ""));
+	EXPECT_TRUE(node_exists(0));
+	EXPECT_FALSE(node_exists(4));
+	EXPECT_EQ(0, access(CTL_PATH, F_OK));
+}
+
+#endif /* !MFLOW_CTL_SCALE */
+
+#ifdef MFLOW_CTL_SCALE
+/*
+ * Unreclaimable kernel memory in bytes (unreclaimable slab, vmalloc,
+ * percpu, from /proc/meminfo), measured once udev has handled every event
+ * and the dentry and inode caches are dropped, so that what remains is what
+ * the module and the driver core hold.
+ */
+static long long kernel_mem(void)
+{
+	static const char *const keys[] = {
+		"SUnreclaim:", "VmallocUsed:", "Percpu:",
+	};
+	long long sum = 0, kb;
+	char line[256];
+	unsigned int i;
+	FILE *f;
+
+	if (system("udevadm settle --timeout=120 >/dev/null 2>&1")) {
+		/* No udev here: nothing is queued behind it either. */
+	}
+	sync();
+	f = fopen("/proc/sys/vm/drop_caches", "we");
+	if (f) {
+		fputs("3\n", f);
+		fclose(f);
+	}
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strncmp(line, keys[i], strlen(keys[i])) &&
+			    sscanf(line + strlen(keys[i]), "%lld", &kb) == 1)
+				sum += kb * 1024;
+	fclose(f);
+	return sum;
+}
+
+/*
+ * MFLOW_CTL_CONSOLES consoles (default: every index up to max_consoles)
+ * added, each working, then removed: memory per idle console is printed,
+ * and memory returns to where it was.
+ */
+TEST_F_TIMEOUT(mflow_ctl, R18_many_consoles_added_and_removed, 900)
+{
+	__u32 want = self->max - self->count, i;
+	long long before, full, after;
+	uint64_t t0, t1, t2;
+	int *idx, fd;
+
+	want = env_long("MFLOW_CTL_CONSOLES", want);
+	ASSERT_GE(self->max - self->count, want);
+	idx = calloc(want, sizeof(*idx));
+	ASSERT_NE(NULL, idx);
+	before = kernel_mem();
+	t0 = now_ns();
+	for (i = 0; i < want; i++) {
+		idx[i] = ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0);
+		ASSERT_LE(0, idx[i]) TH_LOG("ADD %u of %u: %s", i, want,
+					    strerror(-idx[i]));
+	}
+	t1 = now_ns();
+	full = kernel_mem();
+	EXPECT_EQ(self->count + want, ctl_count(self->ctl));
+	if (self->count + want == self->max)
+		EXPECT_EQ(-ENOSPC, ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0));
+	/* The last one works like any console. */
+	{
+		char st[32];
+
+		EXPECT_TRUE(node_exists(idx[want - 1]));
+		ASSERT_EQ(0, sysfs_read(idx[want - 1], "state", st,
+					sizeof(st)));
+		EXPECT_STREQ("idle", st);
+	}
+	fd = open_node(idx[want - 1], O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(2, write(fd, "ok", 2));
+	close(fd);
+	EXPECT_EQ(-EBUSY, ctl_remove(self->ctl, idx[want - 1], NULL));
+	fd = open_node(idx[want - 1], O_RDONLY);
+	ASSERT_LE(0, fd);
+	{
+		char buf[4] = {};
+
+		EXPECT_EQ(2, read(fd, buf, sizeof(buf)));
+		EXPECT_STREQ("ok", buf);
+		EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	}
+	close(fd);
+	t2 = now_ns();
+	for (i = 0; i < want; i++)
+		ASSERT_EQ(0, ctl_remove(self->ctl, idx[i], NULL));
+	after = kernel_mem();
+	EXPECT_FALSE(node_exists(idx[0]));
+	EXPECT_FALSE(node_exists(idx[want - 1]));
+	EXPECT_EQ(self->count, ctl_count(self->ctl));
+	TH_LOG("%u consoles: ADD %.0f/s, REMOVE %.0f/s; %lld bytes per idle console (module, device, sysfs, devtmpfs); kernel memory %+lld bytes after removing them",
+	       want, want / ((t1 - t0) / 1e9),
+	       want / ((now_ns() - t2) / 1e9),
+	       (full - before) / (long long)want, after - before);
+	EXPECT_GT(full, before);
+	/*
+	 * Back to where it was, give or take a quarter of the growth. Under
+	 * KASAN freed memory waits in a quarantine, so there kmemleak's scan
+	 * after the suites is the leak check instead.
+	 */
+	if (access("/sys/kernel/debug/kmemleak", F_OK))
+		EXPECT_LT(after - before, (full - before) / 4);
+	free(idx);
+}
+
 struct cycler {
 	int ctl;
 	long cycles;
@@ -1125,87 +1220,6 @@ TEST_F_TIMEOUT(mflow_ctl, R16_add_remove_cycles_from_threads, 900)
 	EXPECT_EQ(total / 4 * 4, done);
 	EXPECT_EQ(self->count, ctl_count(self->ctl));
 }
-#endif /* !__i386__ */
-
-static int module_unload(void)
-{
-	return syscall(SYS_delete_module, "mflow", O_NONBLOCK) ? -errno : 0;
-}
-
-static int module_load(const char *ko, const char *params)
-{
-	int fd = open(ko, O_RDONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return r;
-}
-
-/*
- * R15: while a console or the control device is open the module cannot be
- * unloaded; once all are closed it can, even with consoles added at run
- * time (they go with it). R18: with max_consoles=6, two consoles can be
- * added to the four made at load, then ADD and GET_FREE fail with ENOSPC
- * only once no idle console is left. The module is loaded with its
- * defaults again at the end (needs MFLOW_KO).
- */
-TEST(R15_R18_rmmod_with_added_consoles_and_max_consoles_limit)
-{
-	const char *ko = getenv("MFLOW_KO");
-	int ctl, fd, held[5], i, idx;
-
-	if (!ko)
-		SKIP(return, "MFLOW_KO not set: cannot reload the module");
-	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, ctl);
-	idx = ctl_add(ctl, MFLOW_CTL_ANY, "rmmod-test", 0);
-	ASSERT_LE(0, idx);
-	/* The control device's own file holds the module too. */
-	EXPECT_TRUE(module_unload() == -EWOULDBLOCK ||
-		    module_unload() == -EBUSY);
-	close(ctl);
-	fd = open_node(idx, O_RDWR);
-	ASSERT_LE(0, fd);
-	EXPECT_TRUE(module_unload() == -EWOULDBLOCK ||
-		    module_unload() == -EBUSY);
-	EXPECT_TRUE(node_exists(idx));
-	close(fd);
-	ASSERT_EQ(0, module_unload());
-	EXPECT_FALSE(node_exists(idx));
-	EXPECT_EQ(-1, access(CTL_PATH, F_OK));
-
-	ASSERT_EQ(0, module_load(ko, "max_consoles=6"));
-	ctl = open(CTL_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, ctl);
-	EXPECT_EQ(6U, ctl_max(ctl));
-	EXPECT_EQ(4U, ctl_count(ctl));
-	EXPECT_EQ(4, ctl_add(ctl, MFLOW_CTL_ANY, NULL, 0));
-	EXPECT_EQ(5, ctl_add(ctl, MFLOW_CTL_ANY, "last", 0));
-	EXPECT_EQ(-ENOSPC, ctl_add(ctl, MFLOW_CTL_ANY, NULL, 0));
-	EXPECT_EQ(-EINVAL, ctl_add(ctl, 6, NULL, 0));
-	EXPECT_EQ(6U, ctl_count(ctl));
-	/* Unnamed consoles 0..4 are idle: GET_FREE takes them, adds none. */
-	for (i = 0; i < 5; i++) {
-		idx = ioctl(ctl, MFLOW_CTL_GET_FREE);
-		ASSERT_LE(0, idx);
-		EXPECT_NE(5, idx);
-		held[i] = open_node(idx, O_RDWR);
-		ASSERT_LE(0, held[i]);
-	}
-	EXPECT_EQ(-1, ioctl(ctl, MFLOW_CTL_GET_FREE));
-	EXPECT_EQ(ENOSPC, errno);
-	EXPECT_EQ(6U, ctl_count(ctl));
-	close(ctl);
-	/* The consoles GET_FREE handed out go with the module. */
-	for (i = 0; i < 5; i++)
-		close(held[i]);
-	ASSERT_EQ(0, module_unload()) TH_LOG("rmmod: %s", strerror(errno));
-	ASSERT_EQ(0, module_load(ko, ""));
-	EXPECT_TRUE(node_exists(0));
-	EXPECT_FALSE(node_exists(4));
-	EXPECT_EQ(0, access(CTL_PATH, F_OK));
-}
+#endif /* MFLOW_CTL_SCALE */
 
 TEST_HARNESS_MAIN
