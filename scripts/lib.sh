@@ -15,7 +15,8 @@ MFLOW_OUT=${MFLOW_OUT:-$MFLOW_ROOT/out}
 #   stock-6.12-rt  bookworm's 6.12 PREEMPT_RT
 #   stock-7        the newest 7.x of trixie-backports and sid (private apt)
 # make check boots MFLOW_KERNELS; make check-matrix (MFLOW_MATRIX=all)
-# boots every one of MFLOW_ALL_KERNELS.
+# boots every one of MFLOW_ALL_KERNELS. "kcsan", the debug kernel with
+# KCSAN instead of KASAN, is only booted by make check-kcsan.
 MFLOW_DEFAULT_KERNELS="debug stock-6.1 stock-6.12 stock-6.12-rt"
 MFLOW_ALL_KERNELS="debug stock-5.10 stock-6.1 stock-6.12 stock-6.12-rt stock-7"
 if [ "${MFLOW_MATRIX:-}" = all ]; then
@@ -95,6 +96,7 @@ stock_version() {
 kernel_image() {
 	case "$1" in
 	debug) echo "$MFLOW_CACHE/kernel/debug" ;;
+	kcsan) echo "$MFLOW_CACHE/kernel-kcsan/kcsan" ;;
 	stock-*) echo "$MFLOW_CACHE/$1/boot/vmlinuz-$(stock_version "$1")" ;;
 	*) die "unknown kernel '$1'" ;;
 	esac
@@ -104,6 +106,7 @@ kernel_kdir() {
 	local ver
 	case "$1" in
 	debug) echo "$MFLOW_CACHE/kernel/debug" ;;
+	kcsan) echo "$MFLOW_CACHE/kernel-kcsan/kcsan" ;;
 	stock-*)
 		ver=$(stock_version "$1")
 		if [ -n "$(stock_meta "$1")" ]; then
