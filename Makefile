@@ -5,7 +5,10 @@
 #   make                 build mflow.ko for KDIR (your running kernel)
 #   make install         modules_install for KDIR's kernel, then depmod
 #   make demo            show two processes talking over /dev/mflow0
-#   make check           every test suite on every kernel of the matrix
+#   make check           every test suite on the default kernels (debug,
+#                        bookworm 6.1, 6.12 and 6.12 PREEMPT_RT)
+#   make check-matrix    the same on every kernel: + bullseye 5.10, newest 7.x
+#   make check-kcsan     the userspace suites on a KCSAN debug kernel
 #   make check-harness   prove the harness reports failures
 #   make bench           mflow against pipe, socketpair and pty, in a VM
 #   make checkpatch      kernel style check of every kernel source
@@ -73,6 +76,17 @@ bench: setup
 
 check: matrix tests
 	scripts/check
+
+.PHONY: check-matrix check-kcsan
+
+# Every kernel of scripts/lib.sh's MFLOW_ALL_KERNELS, not only the default.
+check-matrix:
+	MFLOW_MATRIX=all $(MAKE) check
+
+# A second debug kernel with KCSAN instead of KASAN (they do not combine),
+# outside make check: it costs a kernel build. See scripts/check-kcsan.
+check-kcsan: setup tests
+	scripts/check-kcsan
 
 check-harness: kernel
 	scripts/check-harness

@@ -8,27 +8,87 @@ MFLOW_CACHE=${MFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mflow}
 MFLOW_OUT=${MFLOW_OUT:-$MFLOW_ROOT/out}
 
 # Kernels of the matrix: "debug" is built from linux-source-6.12 with the
-# fragment in scripts/kernel/debug.config; the stock ones are Debian's own.
-MFLOW_KERNELS=${MFLOW_KERNELS:-"debug stock-6.1 stock-6.12"}
+# fragment in scripts/kernel/debug.config; the stock ones are Debian's own:
+#   stock-5.10     bullseye's 5.10            (private apt state)
+#   stock-6.1      bookworm's 6.1
+#   stock-6.12     bookworm's 6.12
+#   stock-6.12-rt  bookworm's 6.12 PREEMPT_RT
+#   stock-7        the newest 7.x of trixie-backports and sid (private apt)
+# make check boots MFLOW_KERNELS; make check-matrix (MFLOW_MATRIX=all)
+# boots every one of MFLOW_ALL_KERNELS. "kcsan", the debug kernel with
+# KCSAN instead of KASAN, is only booted by make check-kcsan.
+MFLOW_DEFAULT_KERNELS="debug stock-6.1 stock-6.12 stock-6.12-rt"
+MFLOW_ALL_KERNELS="debug stock-5.10 stock-6.1 stock-6.12 stock-6.12-rt stock-7"
+if [ "${MFLOW_MATRIX:-}" = all ]; then
+	MFLOW_KERNELS=${MFLOW_KERNELS:-$MFLOW_ALL_KERNELS}
+fi
+MFLOW_KERNELS=${MFLOW_KERNELS:-$MFLOW_DEFAULT_KERNELS}
+
+# Stock kernels follow the archive: a kernel release looked up there is
+# looked up again once older than MFLOW_ARCHIVE_AGE seconds (default a
+# day), or at once with MFLOW_REFRESH=1; MFLOW_OFFLINE=1 never looks and
+# uses what the cache has. MFLOW_PIN_<KERNEL> (e.g.
+# MFLOW_PIN_STOCK_6_12=6.12.48+deb12-amd64) pins one to a release, for
+# reproducing an old result; the archive must still serve it.
+MFLOW_ARCHIVE_AGE=${MFLOW_ARCHIVE_AGE:-86400}
 
 log() { printf '[mflow] %s\n' "$*" >&2; }
 die() { printf '[mflow] error: %s\n' "$*" >&2; exit 1; }
 
-# stock_version NAME: the Debian kernel release behind stock-6.1/stock-6.12,
-# read from the meta package so it follows the archive's current build.
-stock_version() {
-	local meta
+# offline: whether MFLOW_OFFLINE asks not to use the network.
+offline() {
+	case "${MFLOW_OFFLINE:-0}" in
+	0 | "") return 1 ;;
+	1) return 0 ;;
+	*) die "MFLOW_OFFLINE must be 0 or 1, not '$MFLOW_OFFLINE'" ;;
+	esac
+}
+
+# stale FILE: whether a release recorded in FILE should be looked up in
+# the archive again (missing, MFLOW_REFRESH=1, or older than
+# MFLOW_ARCHIVE_AGE). Never stale offline unless missing.
+stale() {
+	[ -s "$1" ] || return 0
+	offline && return 1
+	[ -n "${MFLOW_REFRESH:-}" ] && return 0
+	[ $(($(date +%s) - $(stat -c %Y "$1"))) -ge "$MFLOW_ARCHIVE_AGE" ]
+}
+
+# pin_of NAME: the release MFLOW_PIN_<NAME> pins NAME to, or nothing.
+pin_of() {
+	local v
+	v=MFLOW_PIN_$(echo "$1" | tr 'a-z.-' 'A-Z__')
+	echo "${!v:-}"
+}
+
+# stock_meta NAME: the bookworm meta package behind a stock kernel, or
+# nothing for those fetched through a private apt state (stock_suites).
+stock_meta() {
 	case "$1" in
-	stock-6.1) meta=linux-image-amd64 ;;
-	stock-6.12) meta=linux-image-6.12-amd64 ;;
+	stock-6.1) echo linux-image-amd64 ;;
+	stock-6.12) echo linux-image-6.12-amd64 ;;
+	stock-6.12-rt) echo linux-image-6.12-rt-amd64 ;;
+	stock-5.10 | stock-7) ;;
 	*) die "unknown stock kernel '$1'" ;;
 	esac
-	if [ -s "$MFLOW_CACHE/$1.version" ]; then
-		cat "$MFLOW_CACHE/$1.version"
-		return
-	fi
-	apt-cache depends "$meta" 2>/dev/null |
-		sed -n 's/^ *Depends: linux-image-\(.*\)$/\1/p' | head -n 1
+}
+
+# stock_suites NAME: the Debian suites a private-state kernel comes from;
+# the newest kernel among them is used.
+stock_suites() {
+	case "$1" in
+	stock-5.10) echo bullseye ;;
+	stock-7) echo trixie-backports sid ;;
+	esac
+}
+
+# stock_version NAME: the Debian kernel release (uname -r) scripts/setup
+# chose for a stock kernel and recorded in the cache.
+stock_version() {
+	stock_meta "$1" >/dev/null
+	[ -s "$MFLOW_CACHE/$1.version" ] ||
+		die "no release recorded for $1; run scripts/setup"
+	cat "$MFLOW_CACHE/$1.version"
 }
 
 # kernel_image NAME / kernel_kdir NAME: what vng boots and what the module
@@ -36,15 +96,26 @@ stock_version() {
 kernel_image() {
 	case "$1" in
 	debug) echo "$MFLOW_CACHE/kernel/debug" ;;
+	kcsan) echo "$MFLOW_CACHE/kernel-kcsan/kcsan" ;;
 	stock-*) echo "$MFLOW_CACHE/$1/boot/vmlinuz-$(stock_version "$1")" ;;
 	*) die "unknown kernel '$1'" ;;
 	esac
 }
 
 kernel_kdir() {
+	local ver
 	case "$1" in
 	debug) echo "$MFLOW_CACHE/kernel/debug" ;;
-	stock-*) echo "/usr/src/linux-headers-$(stock_version "$1")" ;;
+	kcsan) echo "$MFLOW_CACHE/kernel-kcsan/kcsan" ;;
+	stock-*)
+		ver=$(stock_version "$1")
+		if [ -n "$(stock_meta "$1")" ]; then
+			echo "/usr/src/linux-headers-$ver"
+		else
+			# Unpacked by scripts/compile-matrix --image.
+			echo "$MFLOW_CACHE/headers/${ver%-amd64}/root/usr/src/linux-headers-$ver"
+		fi
+		;;
 	*) die "unknown kernel '$1'" ;;
 	esac
 }

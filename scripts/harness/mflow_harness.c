@@ -6,21 +6,38 @@
  *
  * Loading it runs the KUnit suite "mflow_harness": one case that passes
  * and one that fails. The "trigger" parameter adds a kernel complaint at
- * load time: "warn" hits WARN_ON(1), "kasan" reads one byte past the end
- * of a kmalloc'd buffer (a report on a KASAN kernel).
+ * load time, or its clean twin (the control that must stay quiet):
+ *   warn     WARN_ON(1)
+ *   kasan    reads one byte past the end of a kmalloc'd buffer
+ *   lockdep  takes two mutexes in one order, then in the other (a
+ *            possible circular locking dependency; nothing deadlocks)
+ *   locks    the clean twin: the same two mutexes, the same order twice
+ *   leak     kmallocs a few objects and forgets them (kmemleak)
+ *   hung     sleeps uninterruptibly for hang_ms (default 10 s): a hung
+ *            task once the guest's hung_task_timeout_secs is lower
+ *   sleep    the clean twin: the same sleep for 500 ms
+ *   panic    panic(): the VM must stop, and be reported
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <kunit/test.h>
 #include <linux/bug.h>
 #include <linux/compiler.h>
+#include <linux/delay.h>
+#include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/panic.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 static char *trigger = "";
 module_param(trigger, charp, 0444);
-MODULE_PARM_DESC(trigger, "Complaint to cause at load: \"\", \"warn\" or \"kasan\"");
+MODULE_PARM_DESC(trigger, "Complaint to cause at load: \"\", warn, kasan, lockdep, locks, leak, hung, sleep or panic");
+
+static unsigned int hang_ms = 10000;
+module_param(hang_ms, uint, 0444);
+MODULE_PARM_DESC(hang_ms, "How long trigger=hung sleeps uninterruptibly (ms)");
 
 /* Passing means the harness counts this case as passed. */
 static void mflow_harness_passes(struct kunit *test)
@@ -65,6 +82,51 @@ static int mflow_harness_kasan(void)
 	return 0;
 }
 
+/* Two locks of two classes; their order is the whole point. */
+static DEFINE_MUTEX(mflow_harness_a);
+static DEFINE_MUTEX(mflow_harness_b);
+
+/* Take a then b; then b then a if @invert (lockdep: a possible deadlock). */
+static void mflow_harness_locks(bool invert)
+{
+	mutex_lock(&mflow_harness_a);
+	mutex_lock(&mflow_harness_b);
+	mutex_unlock(&mflow_harness_b);
+	mutex_unlock(&mflow_harness_a);
+
+	if (invert) {
+		mutex_lock(&mflow_harness_b);
+		mutex_lock(&mflow_harness_a);
+		mutex_unlock(&mflow_harness_a);
+		mutex_unlock(&mflow_harness_b);
+	} else {
+		mutex_lock(&mflow_harness_a);
+		mutex_lock(&mflow_harness_b);
+		mutex_unlock(&mflow_harness_b);
+		mutex_unlock(&mflow_harness_a);
+	}
+}
+
+/*
+ * Allocate a few objects of different sizes and drop every pointer to
+ * them. Several, so that a stale copy of one pointer somewhere (a stack,
+ * a register spill) cannot hide them all from kmemleak.
+ */
+static void mflow_harness_leak(void)
+{
+	static const size_t sizes[] = { 32, 96, 200, 1000 };
+	unsigned int i;
+	void *p;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		p = kmalloc(sizes[i], GFP_KERNEL);
+		if (p)
+			memset(p, 0xa5, sizes[i]);
+		OPTIMIZER_HIDE_VAR(p);
+		p = NULL;
+	}
+}
+
 static int __init mflow_harness_init(void)
 {
 	if (!strcmp(trigger, "warn")) {
@@ -73,8 +135,24 @@ static int __init mflow_harness_init(void)
 	} else if (!strcmp(trigger, "kasan")) {
 		pr_info("triggering a KASAN report\n");
 		return mflow_harness_kasan();
+	} else if (!strcmp(trigger, "lockdep") || !strcmp(trigger, "locks")) {
+		bool invert = !strcmp(trigger, "lockdep");
+
+		pr_info("taking two mutexes in %s order\n",
+			invert ? "both" : "the same");
+		mflow_harness_locks(invert);
+	} else if (!strcmp(trigger, "leak")) {
+		pr_info("leaking four objects\n");
+		mflow_harness_leak();
+	} else if (!strcmp(trigger, "hung") || !strcmp(trigger, "sleep")) {
+		unsigned int ms = !strcmp(trigger, "hung") ? hang_ms : 500;
+
+		pr_info("sleeping uninterruptibly for %u ms\n", ms);
+		msleep(ms);
+	} else if (!strcmp(trigger, "panic")) {
+		panic("mflow_harness: deliberate panic (trigger=panic)");
 	} else if (*trigger) {
-		pr_err("trigger=%s: use \"\", \"warn\" or \"kasan\"\n", trigger);
+		pr_err("trigger=%s: unknown, see MODULE_PARM_DESC\n", trigger);
 		return -EINVAL;
 	}
 	return 0;
