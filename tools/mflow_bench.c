@@ -25,7 +25,12 @@
  * whether the machine is emulated (TCG) or not are printed with the table.
  *
  * usage: mflow_bench [--quick] [--out FILE] [-d /dev/mflowN] [-m MiB]
- *                    [-p round trips] [-r rounds]
+ *                    [-p round trips] [-r rounds] [-w WORKLOAD] [-t LIST]
+ *
+ * -w keeps the workloads whose label contains WORKLOAD ("ping-pong 2 CPUs")
+ * and -t the transports named in LIST (short names, comma-separated:
+ * mflow,pipe,pipe-rs,sock,sock-m,pty,sock2), e.g. to run one cell under
+ * perf.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -311,7 +316,54 @@ static void pin(int cpu)
 struct done {
 	int err;
 	uint64_t cpu_ns;
+	uint64_t bytes;	/* bytes (or round trips) the child saw */
 };
+
+/* Each sample stops after its volume or this many ns, whichever first. */
+static uint64_t sample_ns = 1000000000;
+
+/* read(2) at the end of a stream: 0, or EIO from a pty whose master left. */
+static int at_eof(ssize_t n)
+{
+	return n == 0 || (n < 0 && errno == EIO);
+}
+
+/*
+ * How a reader knows it has everything without end of stream (closing a
+ * pty master drops what the slave has not read yet): the writer stores
+ * how many bytes it wrote in finals[link], shared with the children, then
+ * writes one more byte so that a reader blocked on an empty stream wakes
+ * up and sees it. The store is a release; the reader's load after read(2)
+ * an acquire: they pair, so a reader that got the extra byte sees the
+ * count.
+ */
+#define NO_FINAL UINT64_MAX
+static uint64_t *finals;
+
+static int final_write(int fd, int link, uint64_t bytes)
+{
+	__atomic_store_n(&finals[link], bytes, __ATOMIC_RELEASE);
+	/*
+	 * A reader that saw the count after its last read may be gone
+	 * already (EPIPE, or EIO from a pty): the byte only wakes a reader
+	 * that still waits.
+	 */
+	if (write(fd, "e", 1) < 0 && errno != EPIPE && errno != EIO &&
+	    errno != ECONNRESET)
+		return errno;
+	return 0;
+}
+
+/* 1 when @got bytes are all the writer sent (perhaps plus the extra byte) */
+static int final_reached(int link, uint64_t *got)
+{
+	uint64_t f = __atomic_load_n(&finals[link], __ATOMIC_ACQUIRE);
+
+	if (*got < f)
+		return 0;
+	*got = f;
+	return 1;
+}
 
 /*
  * A child runs @fn after touching its buffers and saying "ready" on a
@@ -324,7 +376,8 @@ struct child {
 };
 
 static int child_start(struct child *c, struct link *l, int cpu,
-		       int (*fn)(struct link *l, void *arg), void *arg)
+		       int (*fn)(struct link *l, void *arg, uint64_t *bytes),
+		       void *arg)
 {
 	int cp[2];
 	char r;
@@ -347,7 +400,7 @@ static int child_start(struct child *c, struct link *l, int cpu,
 		c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 		if (write(cp[1], "r", 1) != 1)
 			_exit(3);
-		d.err = fn(l, arg);
+		d.err = fn(l, arg, &d.bytes);
 		d.cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		if (write(cp[1], &d, sizeof(d)) != sizeof(d))
 			_exit(3);
@@ -388,21 +441,23 @@ struct bulk_arg {
 	int iovs;	/* writev with this many iovecs of chunk/iovs, or 0 */
 };
 
-static int bulk_reader(struct link *l, void *arg)
+/* Reads until it has what the writer says it sent (finals[0]). */
+static int bulk_reader(struct link *l, void *arg, uint64_t *got)
 {
 	struct bulk_arg *b = arg;
-	size_t got = 0, rsz = b->iovs ? 65536 : b->chunk;
+	size_t rsz = b->iovs ? 65536 : b->chunk;
 
-	while (got < b->total) {
+	for (;;) {
 		ssize_t n = read(l->b[0], rbuf + b->roff, rsz);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n ? errno : EPIPE;
-		got += n;
+		*got += n;
+		if (final_reached(0, got))
+			return 0;
 	}
-	return 0;
 }
 
 static int writev_all(int fd, struct iovec *iov, int cnt)
@@ -441,6 +496,7 @@ static int bulk(enum transport t, struct bulk_arg *b, double *out)
 	err = link_open(t, &l, 0);
 	if (err)
 		return err;
+	finals[0] = NO_FINAL;
 	err = child_start(&c, &l, -2, bulk_reader, b);
 	if (err) {
 		close_side(l.a);
@@ -448,6 +504,8 @@ static int bulk(enum transport t, struct bulk_arg *b, double *out)
 	}
 	t0 = now_ns(CLOCK_MONOTONIC);
 	for (done = 0; !err && done < b->total; done += b->chunk) {
+		if (now_ns(CLOCK_MONOTONIC) - t0 > sample_ns)
+			break;
 		if (!b->iovs) {
 			err = full_write(l.a[0], wbuf, b->chunk);
 			continue;
@@ -458,10 +516,14 @@ static int bulk(enum transport t, struct bulk_arg *b, double *out)
 		}
 		err = writev_all(l.a[0], iov, b->iovs);
 	}
+	if (!err)
+		err = final_write(l.a[0], 0, done);
 	err = child_finish(&c, &d, err);
 	t0 = now_ns(CLOCK_MONOTONIC) - t0;
 	close_side(l.a);
-	out[0] = b->total / (t0 / 1e9) / 1e6;
+	if (!err && d.bytes != done)
+		err = EIO;	/* lost or invented bytes */
+	out[0] = d.bytes / (t0 / 1e9) / 1e6;
 	return err;
 }
 
@@ -475,19 +537,25 @@ struct pp_arg {
 
 #define PP_SKIP 16	/* first round trips of a sample, not counted */
 
-static int pp_echo(struct link *l, void *arg)
+/* Echoes until the other side closes. */
+static int pp_echo(struct link *l, void *arg, uint64_t *trips)
 {
-	struct pp_arg *p = arg;
 	char c;
-	int i;
 
-	for (i = 0; i < p->trips + PP_SKIP; i++) {
-		if (full_read(l->b[0], &c, 1))
-			return EPIPE;
+	(void)arg;
+	for (;;) {
+		ssize_t n = read(l->b[0], &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (at_eof(n))
+			return 0;
+		if (n < 0)
+			return errno;
 		if (full_write(l->b[1], &c, 1))
 			return EPIPE;
+		++*trips;
 	}
-	return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -503,8 +571,8 @@ static int pingpong(enum transport t, struct pp_arg *p, double *out)
 	struct child c;
 	struct link l;
 	struct done d;
-	uint64_t c0, t0, t1;
-	int err = 0, i;
+	uint64_t c0, t0, t1, start = 0;
+	int err = 0, i, n = 0;
 	char ch = 'p';
 
 	if (p->mode && ncpus < p->mode)
@@ -529,22 +597,27 @@ static int pingpong(enum transport t, struct pp_arg *p, double *out)
 			err = full_read(l.a[1], &ch, 1);
 		t1 = now_ns(CLOCK_MONOTONIC);
 		if (i >= PP_SKIP)
-			p->lat[i - PP_SKIP] = t1 - t0;
-		if (i == PP_SKIP - 1)
+			p->lat[n++] = t1 - t0;
+		if (i == PP_SKIP - 1) {
 			c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+			start = t1;
+		}
+		if (n >= 10 && t1 - start > sample_ns)
+			break;
 	}
 	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
-	err = child_finish(&c, &d, err);
 	close_side(l.a);
+	err = child_finish(&c, &d, err);
 	pin(-1);
 	if (err)
 		return err;
-	qsort(p->lat, p->trips, sizeof(*p->lat), cmp_u64);
-	out[0] = p->lat[p->trips / 2] / 1e3;
-	out[1] = p->lat[(size_t)p->trips * 99 / 100] / 1e3;
+	if (n < 10 || d.bytes != (uint64_t)n + PP_SKIP)
+		return EIO;
+	qsort(p->lat, n, sizeof(*p->lat), cmp_u64);
+	out[0] = p->lat[n / 2] / 1e3;
+	out[1] = p->lat[(size_t)n * 99 / 100] / 1e3;
 	/* the child's CPU time includes its PP_SKIP warm-up trips */
-	out[2] = (c0 + d.cpu_ns * (double)p->trips / (p->trips + PP_SKIP)) /
-		 p->trips / 1e3;
+	out[2] = (c0 + d.cpu_ns * (double)n / (n + PP_SKIP)) / n / 1e3;
 	return 0;
 }
 
@@ -556,99 +629,119 @@ struct pairs_arg {
 	size_t chunk;
 };
 
-/* Each pair is a writer and a reader process; all start on one signal. */
+/*
+ * Each pair is a writer and a reader process, all started by one close of
+ * the "go" pipe. A writer stops after its share of the volume or
+ * sample_ns; its reader reads all of it, reports its bytes and answers
+ * one byte so that the writer may close.
+ */
+static void pair_child(struct link *l, struct pairs_arg *pa, int i,
+		       int ready, int go)
+{
+	struct link *m = &l[i / 2];
+	uint64_t k = 0, t1;
+	int rc = 0, j;
+	char c;
+
+	alarm(CHILD_ALARM);
+	for (j = 0; j < pa->n; j++)
+		if (j != i / 2)
+			link_close(&l[j]);
+	close_side(i % 2 ? m->a : m->b);
+	if (i % 2)
+		memset(rbuf, 0, pa->chunk);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 0)
+		_exit(3);
+	t1 = now_ns(CLOCK_MONOTONIC);
+	if (i % 2 == 0) {
+		while (!rc && k < pa->per_pair &&
+		       now_ns(CLOCK_MONOTONIC) - t1 <= sample_ns) {
+			rc = full_write(m->a[0], wbuf, pa->chunk);
+			k += pa->chunk;
+		}
+		if (!rc)
+			rc = final_write(m->a[0], i / 2, k);
+		if (!rc)
+			rc = full_read(m->a[1], &c, 1);
+		_exit(rc ? 4 : 0);
+	}
+	for (;;) {
+		ssize_t n = read(m->b[0], rbuf, pa->chunk);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(4);
+		k += n;
+		if (final_reached(i / 2, &k))
+			break;
+	}
+	if (write(ready, &k, sizeof(k)) != sizeof(k) ||
+	    full_write(m->b[1], "k", 1))
+		_exit(3);
+	_exit(0);
+}
+
 static int pairs(enum transport t, struct pairs_arg *pa, double *out)
 {
 	struct link *l = calloc(pa->n, sizeof(*l));
 	pid_t *pids = calloc(2 * pa->n, sizeof(*pids));
-	int ready[2], go[2], i, j, opened = 0, err = 0, nproc = 0;
-	uint64_t t0;
+	int ready[2], go[2], i, opened, err = 0, nproc = 0;
+	uint64_t t0, k, sum = 0;
 	char c;
 
 	if (!l || !pids)
 		fail("calloc");
 	if (pipe(ready) || pipe(go))
 		fail("pipe");
-	for (i = 0; i < pa->n && !err; i++, opened++)
-		err = link_open(t, &l[i], i);
-	if (err) {
-		opened--;
-		goto out_close;
+	for (i = 0; i < pa->n; i++)
+		finals[i] = NO_FINAL;
+	for (opened = 0; opened < pa->n; opened++) {
+		err = link_open(t, &l[opened], opened);
+		if (err)
+			break;
 	}
-	for (i = 0; i < 2 * pa->n; i++) {
+	for (i = 0; !err && i < 2 * pa->n; i++) {
 		pid_t pid = fork();
 
 		if (pid < 0)
 			fail("fork");
 		if (pid == 0) {
-			struct link *m = &l[i / 2];
-			size_t k = 0;
-			int rc = 0;
-
-			alarm(CHILD_ALARM);
 			close(go[1]);
 			close(ready[0]);
-			if (i % 2)
-				memset(rbuf, 0, pa->chunk);
-			if (write(ready[1], "r", 1) != 1 ||
-			    read(go[0], &c, 1) != 0)
-				_exit(3);
-			while (!rc && k < pa->per_pair) {
-				ssize_t n;
-
-				if (i % 2 == 0) {
-					rc = full_write(m->a[0], wbuf, pa->chunk);
-					k += pa->chunk;
-					continue;
-				}
-				n = read(m->b[0], rbuf, pa->chunk);
-				if (n <= 0)
-					rc = 4;
-				else
-					k += n;
-			}
-			if (!rc && i % 2 && write(ready[1], "d", 1) != 1)
-				rc = 3;
-			_exit(rc);
+			pair_child(l, pa, i, ready[1], go[0]);
 		}
 		pids[nproc++] = pid;
 	}
+	/* the children hold the links now: end of stream comes from them */
+	for (i = 0; i < opened; i++)
+		link_close(&l[i]);
 	close(ready[1]);
 	close(go[0]);
-	for (i = 0; i < 2 * pa->n; i++)
+	for (i = 0; !err && i < 2 * pa->n; i++)
 		if (read(ready[0], &c, 1) != 1)
 			err = EIO;
 	t0 = now_ns(CLOCK_MONOTONIC);
 	close(go[1]);
-	for (i = 0; !err && i < pa->n; i++)
-		if (read(ready[0], &c, 1) != 1)
+	for (i = 0; !err && i < pa->n; i++) {
+		if (full_read(ready[0], &k, sizeof(k)))
 			err = EIO;
+		sum += k;
+	}
 	t0 = now_ns(CLOCK_MONOTONIC) - t0;
-	for (j = 0; j < nproc; j++) {
+	for (i = 0; i < nproc; i++) {
 		int st;
 
 		if (err)
-			kill(pids[j], SIGKILL);
-		waitpid(pids[j], &st, 0);
+			kill(pids[i], SIGKILL);
+		waitpid(pids[i], &st, 0);
 		if (!err && (!WIFEXITED(st) || WEXITSTATUS(st)))
 			err = EIO;
 	}
 	close(ready[0]);
-	out[0] = pa->n * pa->per_pair / (t0 / 1e9) / 1e6;
-	free(pids);
-	for (i = 0; i < opened; i++)
-		link_close(&l[i]);
-	free(l);
-	return err;
-out_close:
-	close(ready[0]);
-	close(ready[1]);
-	close(go[0]);
-	close(go[1]);
-	for (i = 0; i < opened; i++)
-		link_close(&l[i]);
 	free(pids);
 	free(l);
+	out[0] = sum / (t0 / 1e9) / 1e6;
 	return err;
 }
 
@@ -679,13 +772,15 @@ static int sendfile_run(enum transport t, struct bulk_arg *b, double *out)
 	err = link_open(t, &l, 0);
 	if (err)
 		return err;
+	finals[0] = NO_FINAL;
 	err = child_start(&c, &l, -2, bulk_reader, b);
 	if (err) {
 		close_side(l.a);
 		return err;
 	}
 	t0 = now_ns(CLOCK_MONOTONIC);
-	while (!err && done < b->total) {
+	while (!err && done < b->total &&
+	       now_ns(CLOCK_MONOTONIC) - t0 <= sample_ns) {
 		off_t off = done % SF_FILE;
 		size_t want = b->total - done;
 		ssize_t n;
@@ -700,6 +795,8 @@ static int sendfile_run(enum transport t, struct bulk_arg *b, double *out)
 		else
 			done += n;
 	}
+	if (!err)
+		err = final_write(l.a[0], 0, done);
 	if (err) {
 		child_finish(&c, &d, 1);
 		close_side(l.a);
@@ -708,7 +805,9 @@ static int sendfile_run(enum transport t, struct bulk_arg *b, double *out)
 	err = child_finish(&c, &d, 0);
 	t0 = now_ns(CLOCK_MONOTONIC) - t0;
 	close_side(l.a);
-	out[0] = b->total / (t0 / 1e9) / 1e6;
+	if (!err && d.bytes != done)
+		err = EIO;
+	out[0] = d.bytes / (t0 / 1e9) / 1e6;
 	return err;
 }
 
@@ -722,25 +821,32 @@ struct uring_arg {
 
 #ifdef HAVE_LIBURING
 /*
- * Keep up to @qd reads or writes of @chunk in flight on @fd until @total
- * bytes have moved; never more in flight than what is left, so that no
- * read waits for bytes that will not come.
+ * Keep up to @qd reads or writes of @chunk in flight on @fd. The writer
+ * stops after u->total bytes or sample_ns and never has more in flight
+ * than what is left; the reader goes on until it has finals[0] bytes and
+ * then leaves its last reads in flight: they end when the writer closes,
+ * and the ring goes with the process. Returns 0 or an errno; *moved says
+ * how many bytes went through.
  */
-static int uring_pump(int fd, char *buf, const struct uring_arg *u, int wr)
+static int uring_pump(int fd, char *buf, const struct uring_arg *u, int wr,
+		      uint64_t *moved)
 {
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC), inflight = 0;
+	uint64_t total = wr ? u->total : UINT64_MAX;
 	struct io_uring ring;
-	size_t moved = 0, inflight = 0;
-	int err = 0, n = 0, ret;
+	int err, n = 0, ret, stop = 0;
 
 	err = -io_uring_queue_init(u->qd, &ring, 0);
 	if (err)
 		return err;
-	while (!err && moved < u->total) {
+	while (!err && (n || !stop)) {
 		struct io_uring_cqe *cqe;
 
-		while (n < u->qd && moved + inflight < u->total) {
+		if (wr && now_ns(CLOCK_MONOTONIC) - t0 > sample_ns)
+			stop = 1;
+		while (!stop && n < u->qd && *moved + inflight < total) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-			size_t len = u->total - moved - inflight;
+			uint64_t len = total - *moved - inflight;
 
 			if (!sqe)
 				break;
@@ -753,6 +859,10 @@ static int uring_pump(int fd, char *buf, const struct uring_arg *u, int wr)
 			io_uring_sqe_set_data64(sqe, len);
 			inflight += len;
 			n++;
+		}
+		if (!n) {
+			stop = 1;
+			break;
 		}
 		ret = io_uring_submit_and_wait(&ring, 1);
 		if (ret < 0 && ret != -EINTR)
@@ -767,17 +877,19 @@ static int uring_pump(int fd, char *buf, const struct uring_arg *u, int wr)
 			else if (cqe->res == 0)
 				err = EPIPE;
 			else
-				moved += cqe->res;
+				*moved += cqe->res;
 			io_uring_cqe_seen(&ring, cqe);
 		}
+		if (!wr && final_reached(0, moved))
+			return 0;
 	}
 	io_uring_queue_exit(&ring);
 	return err;
 }
 
-static int uring_reader(struct link *l, void *arg)
+static int uring_reader(struct link *l, void *arg, uint64_t *got)
 {
-	return uring_pump(l->b[0], rbuf, arg, 0);
+	return uring_pump(l->b[0], rbuf, arg, 0, got);
 }
 
 static int uring_run(enum transport t, struct uring_arg *u, double *out)
@@ -785,19 +897,22 @@ static int uring_run(enum transport t, struct uring_arg *u, double *out)
 	struct child c;
 	struct link l;
 	struct done d;
-	uint64_t t0;
+	uint64_t t0, done = 0;
 	int err;
 
 	err = link_open(t, &l, 0);
 	if (err)
 		return err;
+	finals[0] = NO_FINAL;
 	err = child_start(&c, &l, -2, uring_reader, u);
 	if (err) {
 		close_side(l.a);
 		return err;
 	}
 	t0 = now_ns(CLOCK_MONOTONIC);
-	err = uring_pump(l.a[0], wbuf, u, 1);
+	err = uring_pump(l.a[0], wbuf, u, 1, &done);
+	if (!err)
+		err = final_write(l.a[0], 0, done);
 	if (err) {
 		child_finish(&c, &d, 1);
 		close_side(l.a);
@@ -806,7 +921,9 @@ static int uring_run(enum transport t, struct uring_arg *u, double *out)
 	err = child_finish(&c, &d, 0);
 	t0 = now_ns(CLOCK_MONOTONIC) - t0;
 	close_side(l.a);
-	out[0] = u->total / (t0 / 1e9) / 1e6;
+	if (!err && d.bytes != done)
+		err = EIO;
+	out[0] = d.bytes / (t0 / 1e9) / 1e6;
 	return err;
 }
 #else
@@ -1054,11 +1171,30 @@ static const char *label(const char *fmt, ...)
 	return store[used++];
 }
 
+/* -t mflow,sock: a mask of transports by their short names, 0 if bad. */
+static unsigned int parse_transports(char *list)
+{
+	unsigned int mask = 0;
+	char *name;
+	int t;
+
+	for (name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+		for (t = 0; t < T_COUNT; t++)
+			if (!strcmp(name, tshort[t]))
+				break;
+		if (t == T_COUNT)
+			return 0;
+		mask |= 1U << t;
+	}
+	return mask;
+}
+
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--quick] [--out FILE] [-d /dev/mflowN] [-m MiB per bulk sample]\n"
-		"       [-p round trips per ping-pong sample] [-r rounds (1..%d)]\n",
+		"       [-p round trips per ping-pong sample] [-r rounds (1..%d)]\n"
+		"       [-w workload label part] [-t mflow,pipe,pipe-rs,sock,sock-m,pty,sock2]\n",
 		argv0, MAX_ROUNDS);
 	exit(2);
 }
@@ -1074,13 +1210,14 @@ int main(int argc, char **argv)
 	static const int npairs[] = { 1, 2, 8, 64 };
 	static const char *const pp_mode[] = { "unpinned", "1 CPU", "2 CPUs" };
 	struct workload wl[40], *w;
-	const char *out_path = NULL;
+	const char *out_path = NULL, *only_w = NULL;
+	unsigned int only_t = ALL_T;
 	size_t total = 32 << 20;
 	int trips = 2000, rounds = 5, quick = 0, nw = 0, opt;
 	unsigned int i, j;
 	uint64_t t0;
 
-	while ((opt = getopt_long(argc, argv, "d:m:p:r:", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:m:p:r:t:w:", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			device = optarg;
@@ -1098,6 +1235,14 @@ int main(int argc, char **argv)
 		case 'q':
 			quick = 1;
 			break;
+		case 't':
+			only_t = parse_transports(optarg);
+			if (!only_t)
+				usage(argv[0]);
+			break;
+		case 'w':
+			only_w = optarg;
+			break;
 		case 'o':
 			out_path = optarg;
 			break;
@@ -1110,6 +1255,7 @@ int main(int argc, char **argv)
 		trips = 100;
 		rounds = 1;
 		warmup = 0;
+		sample_ns = 100000000;
 	}
 	if (rounds < 1 || rounds > MAX_ROUNDS || trips < 100 || total < (1 << 20))
 		usage(argv[0]);
@@ -1127,6 +1273,10 @@ int main(int argc, char **argv)
 		fail("malloc");
 	memset(wbuf, 0x5a, BUF_SIZE);
 	memset(rbuf, 0, BUF_SIZE);
+	finals = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (finals == MAP_FAILED)
+		fail("mmap");
 	probe();
 
 	for (i = 0; i < 3; i++) {
@@ -1183,8 +1333,8 @@ int main(int argc, char **argv)
 
 	emit("# mflow_bench%s\n\n", quick ? " (quick smoke run: figures mean nothing)" : "");
 	machine();
-	emit("- method: %d rounds after %d discarded warm-up round, transports interleaved in each round; %zu MiB per bulk sample, %d round trips per ping-pong sample\n",
-	     rounds, warmup, total >> 20, trips);
+	emit("- method: %d rounds after %d discarded warm-up round, transports interleaved in each round; a sample is %zu MiB of bulk or %d round trips, cut at %.1f s\n",
+	     rounds, warmup, total >> 20, trips, sample_ns / 1e9);
 	emit("- cells: median (min..max); ratio columns: mflow's median / the other's (MB/s: above 1 is better for mflow; us: below 1 is better)\n\n");
 	emit("| workload |");
 	for (i = 0; i < T_COUNT; i++)
@@ -1196,8 +1346,12 @@ int main(int argc, char **argv)
 		emit("---:|");
 	emit("\n");
 	t0 = now_ns(CLOCK_MONOTONIC);
-	for (i = 0; i < (unsigned int)nw; i++)
+	for (i = 0; i < (unsigned int)nw; i++) {
+		if (only_w && !strstr(wl[i].label[0], only_w))
+			continue;
+		wl[i].tmask &= only_t;
 		run_workload(&wl[i], rounds);
+	}
 	emit("\n(%.0f s)\n", (now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
 	if (outf)
 		fclose(outf);
