@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The benchmark's smoke run, with TAP output, so that tools/mflow_bench
+# cannot rot: `mflow_bench --quick` (one round, tiny volumes: its figures
+# mean nothing) exits 0, prints a row for every workload with a cell for
+# every transport, writes the same table to --out, and leaves every
+# console idle for the suites after it.
+#
+# Needs root and mflow loaded with idle consoles; mflow_bench is built
+# beside this script (tests/Makefile). Takes seconds natively, well under
+# a minute in an emulated VM.
+
+set -u
+
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
+
+BENCH=$(dirname "$0")/mflow_bench
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+TRANSPORTS=("mflow" "pipe" "pipe resized" "socketpair" "socketpair matched"
+	"pty raw" "2 one-way socketpairs")
+ROWS=()
+for s in "4 KiB" "64 KiB" "1024 KiB"; do
+	ROWS+=("bulk $s, MB/s" "bulk $s, reader +128 B, MB/s")
+done
+ROWS+=("writev 16 x 256 B, MB/s")
+for m in unpinned "1 CPU" "2 CPUs"; do
+	ROWS+=("ping-pong $m, median us" "ping-pong $m, p99 us"
+		"ping-pong $m, CPU us per round trip")
+done
+ROWS+=("1 pair, 64 KiB writes, aggregate MB/s")
+for n in 2 8 64; do
+	ROWS+=("$n pairs, 64 KiB writes, aggregate MB/s")
+done
+ROWS+=("sendfile from a memfd, MB/s" "io_uring 4 KiB, QD 1, MB/s"
+	"io_uring 4 KiB, QD 32, MB/s")
+
+# The one quick run every test below looks at.
+bench_rc=
+if [ -x "$BENCH" ]; then
+	start=$(date +%s)
+	"$BENCH" --quick --out "$TMP/table.md" >"$TMP/stdout" 2>"$TMP/stderr"
+	bench_rc=$?
+	echo "$(($(date +%s) - start))" >"$TMP/seconds"
+fi
+
+have_bench() {
+	[ -n "$bench_rc" ] || { echo "no $BENCH"; return 4; }
+}
+
+# row LABEL: the table row of that workload, from the run's stdout.
+row() {
+	grep -F "| $1 |" "$TMP/stdout"
+}
+
+bench_quick_runs_every_transport() {
+	local t
+
+	have_bench || return
+	[ "$bench_rc" = 0 ] || {
+		cat "$TMP/stderr"
+		fail "mflow_bench --quick exited $bench_rc"
+		return
+	}
+	echo "quick run: $(cat "$TMP/seconds") s"
+	for t in "${TRANSPORTS[@]}"; do
+		head -n 20 "$TMP/stdout" | grep -qF "| $t |" ||
+			fail "no column for $t" || return
+	done
+	grep -q '^- kernel: ' "$TMP/stdout" || fail "no kernel line" || return
+	grep -q '^- CPU: .*virtualisation: ' "$TMP/stdout" ||
+		fail "no CPU/virtualisation line"
+}
+
+# Every row has a cell a transport, then a ratio each other transport;
+# mflow's cell is a figure, except for what needs capabilities mflow may
+# still lack (sendfile needs .splice_write, io_uring may be missing).
+bench_quick_prints_every_row() {
+	local r line cells
+
+	have_bench || return
+	for r in "${ROWS[@]}"; do
+		line=$(row "$r") || fail "no row '$r'" || return
+		cells=$(awk -F'|' '{ print NF - 2 }' <<<"$line")
+		[ "$cells" = $((1 + 2 * ${#TRANSPORTS[@]} - 1)) ] ||
+			fail "row '$r' has $cells cells: $line" || return
+		case $r in
+		sendfile* | io_uring*) continue ;;
+		esac
+		awk -F'|' '{ exit !($3 ~ /^ [0-9.]+ \(/) }' <<<"$line" ||
+			fail "mflow has no figure in '$line'" || return
+	done
+}
+
+bench_quick_writes_the_table_file() {
+	local r
+
+	have_bench || return
+	[ -s "$TMP/table.md" ] || fail "--out wrote nothing" || return
+	for r in "${ROWS[@]}"; do
+		grep -qF "| $r |" "$TMP/table.md" ||
+			fail "'$r' missing from the --out file" || return
+	done
+}
+
+bench_quick_leaves_consoles_idle() {
+	local d rc=0
+
+	have_bench || return
+	for d in /sys/class/mflow/mflow*; do
+		[ -e "$d/state" ] || continue
+		[ "$(cat "$d/state")" = idle ] && continue
+		echo "${d##*/}: $(cat "$d/state")"
+		rc=1
+	done
+	return $rc
+}
+
+echo "TAP version 13"
+echo "1..4"
+run_test bench_quick_runs_every_transport
+run_test bench_quick_prints_every_row
+run_test bench_quick_writes_the_table_file
+run_test bench_quick_leaves_consoles_idle
+[ "$nfail" = 0 ]
