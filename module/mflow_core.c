@@ -45,6 +45,7 @@
 
 #include "mflow_compat.h"
 #include "mflow_core.h"
+#include "mflow_trace.h"
 
 /*
  * Bytes copied between publishing the indices and waking the other side,
@@ -230,6 +231,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		   bool nonblock)
 {
 	struct mflow_dir *d = ep->in;
+	struct mflow_trace_peek peek = { .len = 0 };
 	size_t want = iov_iter_count(to);
 	unsigned int avail;
 	size_t done, n;
@@ -271,6 +273,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	}
 
 	/* Keep going while the writer keeps adding, up to the count asked. */
+	mflow_trace_peek_fifo(&peek, d, avail);
 	done = 0;
 	while (done < want && avail) {
 		size_t piece = min3(want - done, (size_t)avail, MFLOW_PIECE);
@@ -291,6 +294,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	ep->read_ops++;
 	ret = done;
 out_unlock:
+	trace_mflow_read(ep, ret, &peek);
 	mutex_unlock(&d->rd_lock);
 	return ret;
 }
@@ -333,6 +337,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		    bool nonblock)
 {
 	struct mflow_dir *d = ep->out;
+	struct mflow_trace_peek peek = { .len = 0 };
 	size_t total = iov_iter_count(from);
 	unsigned int half = mflow_fifo_bytes(d) / 2;
 	size_t done = 0;
@@ -343,6 +348,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 	ret = mflow_lock(&d->wr_lock, nonblock);
 	if (ret)
 		return ret;
+	mflow_trace_peek_iter(&peek, from);
 
 	while (done < total) {
 		size_t left = total - done;
@@ -383,6 +389,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		ep->write_ops++;
 		ret = done;
 	}
+	trace_mflow_write(ep, ret, &peek);
 	mutex_unlock(&d->wr_lock);
 	return ret;
 }
@@ -405,6 +412,7 @@ int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
 {
 	if (how > MFLOW_SHUT_RDWR)
 		return -EINVAL;
+	trace_mflow_shutdown(ep, how);
 	if (how != MFLOW_SHUT_WR)
 		mflow_shut_rd(ep->in);
 	if (how != MFLOW_SHUT_RD)
@@ -432,6 +440,7 @@ int mflow_close(struct mflow_endpoint *ep, long timeout, bool nonblock)
 	struct mflow_dir *peer_out = ep->in;
 	long left;
 
+	trace_mflow_close(ep, timeout);
 	mflow_shut_wr(ep->con, ep->out);
 	if (READ_ONCE(peer_out->wr_shut))
 		return 0;
@@ -655,6 +664,7 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 	}
 	ep->used = true;
 	ep->attached = true;
+	trace_mflow_attach(ep);
 	if (flags & MFLOW_ATTACH_NO_READ)
 		mflow_shut_rd(ep->in);
 	if (flags & MFLOW_ATTACH_NO_WRITE)
@@ -680,6 +690,7 @@ void mflow_detach(struct mflow_endpoint *ep)
 	struct mflow_console *con = ep->con;
 
 	mutex_lock(&con->lock);
+	trace_mflow_detach(ep);
 	mflow_shut_wr(con, ep->out);
 	mflow_shut_rd(ep->in);
 	ep->attached = false;
