@@ -1416,6 +1416,8 @@ static void print_event(const char *line, int hex)
 	if (field(ev, "ret", val, sizeof(val))) {
 		if (val[0] == '-')
 			printf(" error %s", val);
+		else if (!strcmp(val, "0") && !strcmp(op, "read"))
+			printf(" eof");
 		else
 			printf(" %s bytes", val);
 	}
@@ -1425,7 +1427,7 @@ static void print_event(const char *line, int hex)
 		printf(" timeout %s", strcmp(val, "-1") ? val : "none");
 	if (field(ev, "conn", val, sizeof(val)))
 		printf(" connection %s", val);
-	if (hex > 0 && field(ev, "data", val, sizeof(val)) && strcmp(val, "-")) {
+	if (hex > 0 && field(ev, "data", val, sizeof(val)) && val[0]) {
 		int i, len = strlen(val) / 2;
 
 		printf(" [");
