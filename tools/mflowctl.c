@@ -1174,10 +1174,10 @@ static int cmd_wait(int argc, char **argv)
 		}
 		/*
 		 * A removed console's attributes do not notify: look again
-		 * every few seconds to notice that, whatever the deadline.
+		 * every 30 s to notice that, whatever the deadline.
 		 */
-		if (left < 0 || left > 5000)
-			left = 5000;
+		if (left < 0 || left > 30000)
+			left = 30000;
 		if (poll(pfd, 2, left) < 0 && errno != EINTR)
 			fail_errno(errno, "wait: poll");
 	}
