@@ -1346,9 +1346,14 @@ static int write_file(const char *path, const char *s)
 }
 
 static char trace_inst[PATH_MAX];
+static int trace_fd = -1;
 
+/* Remove our instance; tracefs refuses while its trace_pipe is open. */
 static void trace_cleanup(void)
 {
+	if (trace_fd >= 0)
+		close(trace_fd);
+	trace_fd = -1;
 	if (trace_inst[0])
 		rmdir(trace_inst);
 	trace_inst[0] = '\0';
@@ -1516,6 +1521,7 @@ static int cmd_trace(int argc, char **argv)
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		fail_errno(errno, "trace: %s", path);
+	trace_fd = fd;
 	/* Tell a script that we are ready: events from now on are seen. */
 	fprintf(stderr, "%s: tracing mflow%s%s; ^C to stop\n", prog,
 		one ? " console " : " events", one ? argv[optind] : "");
@@ -1555,7 +1561,6 @@ static int cmd_trace(int argc, char **argv)
 		if (have == sizeof(buf) - 1)
 			have = 0;	/* a line too long for us: drop it */
 	}
-	close(fd);
 	trace_cleanup();
 	if (deadline >= 0 && count && seen < count) {
 		msg("trace: timed out after %u of %u events", seen, count);
