@@ -66,7 +66,20 @@ setup_overlays() {
 	[ -e "/lib/modules/$KVER/build" ] || ln -s "$KDIR" "/lib/modules/$KVER/build"
 	# man-db's trigger would rebuild the whole index under emulation.
 	echo "man-db man-db/auto-update boolean false" | debconf-set-selections
-	udevadm control --reload 2>/dev/null || true
+	# virtme-ng starts udevd with --resolve-names=never, which would
+	# leave every node root's whatever the rules say: run it as a
+	# distribution does, resolving group names.
+	restart_udevd
+}
+
+# restart_udevd [ARGS]: a new udevd, started as virtme-init does.
+restart_udevd() {
+	local udevd=/usr/lib/systemd/systemd-udevd
+
+	[ -x $udevd ] || udevd=/lib/systemd/systemd-udevd
+	udevadm control --exit 2>/dev/null
+	$udevd --daemon "$@" </dev/null >/dev/null 2>&1
+	udevadm settle
 }
 
 teardown_overlays() {
@@ -75,7 +88,7 @@ teardown_overlays() {
 	for d in $(awk '$1 ~ /^mflow-install/ { print $2 }' /proc/mounts | tac); do
 		umount -l "$d" || echo "# cannot unmount $d"
 	done
-	udevadm control --reload 2>/dev/null || true
+	restart_udevd --resolve-names=never
 }
 
 # back_to_test_module: mflow loaded from MFLOW_KO with its defaults; new
