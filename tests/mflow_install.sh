@@ -10,12 +10,15 @@
 # PATH, the udev rule gives the nodes to group mflow 0660 and links
 # /dev/mflow/by-name/NAME), then purged.
 #
-# The VM's root is the host's, over 9p, read-only (virtme-ng without
-# --rw). Everything that writes to /etc, /usr or /var here first puts an
-# overlay over them whose upper layer is a tmpfs inside the guest, and the
-# running kernel's /lib/modules/<release> likewise: the host never sees a
-# byte of it, and it is all gone when the VM powers off (the overlays are
-# also taken down at the end, so later suites see the root as it was).
+# The VM's root is the host's: virtme-ng (without --rw) exports / over 9p
+# with QEMU's readonly=on, mounts it ro, and puts overlays with a tmpfs
+# upper layer over /etc, /lib, /usr, /var and a few more, so the host
+# cannot be written from here. This suite does not rely on that default:
+# before installing anything it mounts its own overlays over /etc, /usr
+# and /var, and over the running kernel's /lib/modules/<release> (which
+# vng links to the unpacked image in the cache), with upper layers in a
+# tmpfs of its own; it takes them down at the end, so later suites see the
+# root as it was, and everything is gone when the VM powers off.
 #
 # Needs root, mflow loaded from MFLOW_KO with idle consoles, and the
 # sources and packages named in mflow_paths.env (the test build writes
