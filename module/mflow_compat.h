@@ -44,4 +44,14 @@
 #define MFLOW_IMPORT_KUNIT_NS()	MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING)
 #endif
 
+/*
+ * 6.2 made class.dev_uevent() take a const struct device (commit
+ * "driver core: make struct class.dev_uevent() take a const *").
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define MFLOW_UEVENT_DEV	const struct device
+#else
+#define MFLOW_UEVENT_DEV	struct device
+#endif
+
 #endif /* _MFLOW_COMPAT_H */

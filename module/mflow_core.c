@@ -33,6 +33,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/device.h>
 #include <linux/err.h>
 #include <linux/ktime.h>
 #include <linux/limits.h>
@@ -625,6 +626,28 @@ static void mflow_reset(struct mflow_console *con)
 	}
 }
 
+/*
+ * sysfs_notify() on the console's "attached" and "state" files (R19), so
+ * that a supervisor polling them learns of attach and detach. The device is
+ * taken under con->lock, which mflow_console_retire() also holds to clear
+ * it, and told after the lock is dropped: sysfs_notify() may sleep, and a
+ * device removed meanwhile only has no files left to notify.
+ */
+static struct device *mflow_notify_get(struct mflow_console *con)
+{
+	lockdep_assert_held(&con->lock);
+	return con->dev ? get_device(con->dev) : NULL;
+}
+
+static void mflow_notify(struct device *dev)
+{
+	if (!dev)
+		return;
+	sysfs_notify(&dev->kobj, NULL, "attached");
+	sysfs_notify(&dev->kobj, NULL, "state");
+	put_device(dev);
+}
+
 /**
  * mflow_attach() - attach the next free endpoint of a console (open)
  * @con: the console.
@@ -635,15 +658,21 @@ static void mflow_reset(struct mflow_console *con)
  * its buffers. Each endpoint attaches once per connection (R1).
  *
  * Return: the endpoint, ERR_PTR(-EBUSY) when both were used in this
- * connection, or ERR_PTR(-ENOMEM).
+ * connection, ERR_PTR(-ENXIO) once the console was removed, or
+ * ERR_PTR(-ENOMEM).
  */
 struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 				    unsigned int flags)
 {
 	struct mflow_endpoint *ep;
+	struct device *dev;
 	int err;
 
 	mutex_lock(&con->lock);
+	if (con->removed) {
+		ep = ERR_PTR(-ENXIO);
+		goto out_unlock;
+	}
 	if (con->ep[1].used) {
 		ep = ERR_PTR(-EBUSY);
 		goto out_unlock;
@@ -670,7 +699,9 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 	if (flags & MFLOW_ATTACH_NO_WRITE)
 		mflow_shut_wr(con, ep->out);
 out_unlock:
+	dev = IS_ERR(ep) ? NULL : mflow_notify_get(con);
 	mutex_unlock(&con->lock);
+	mflow_notify(dev);
 	return ep;
 }
 EXPORT_SYMBOL_IF_KUNIT(mflow_attach);
@@ -688,6 +719,7 @@ EXPORT_SYMBOL_IF_KUNIT(mflow_attach);
 void mflow_detach(struct mflow_endpoint *ep)
 {
 	struct mflow_console *con = ep->con;
+	struct device *dev;
 
 	mutex_lock(&con->lock);
 	trace_mflow_detach(ep);
@@ -696,7 +728,9 @@ void mflow_detach(struct mflow_endpoint *ep)
 	ep->attached = false;
 	if (con->ep[1].used && !con->ep[0].attached && !con->ep[1].attached)
 		mflow_reset(con);
+	dev = mflow_notify_get(con);
 	mutex_unlock(&con->lock);
+	mflow_notify(dev);
 }
 EXPORT_SYMBOL_IF_KUNIT(mflow_detach);
 
@@ -742,6 +776,7 @@ struct mflow_console *mflow_console_create(unsigned int index,
 		return ERR_PTR(-ENOMEM);
 	con->index = index;
 	con->fifo_size = fifo_size;
+	kref_init(&con->ref);
 	mutex_init(&con->lock);
 	init_waitqueue_head(&con->close_wait);
 	for (i = 0; i < 2; i++) {
@@ -769,3 +804,103 @@ void mflow_console_destroy(struct mflow_console *con)
 	kfree(con);
 }
 EXPORT_SYMBOL_IF_KUNIT(mflow_console_destroy);
+
+static void mflow_console_release(struct kref *ref)
+{
+	mflow_console_destroy(container_of(ref, struct mflow_console, ref));
+}
+
+/**
+ * mflow_console_get() - take a reference on a console
+ * @con: the console; the caller must already know it is alive (it holds a
+ *	reference, or the lock of a registry that holds one).
+ */
+void mflow_console_get(struct mflow_console *con)
+{
+	kref_get(&con->ref);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_get);
+
+/**
+ * mflow_console_put() - drop a reference on a console
+ * @con: the console; freed with the last reference (mflow_console_create()
+ *	gives the first one).
+ */
+void mflow_console_put(struct mflow_console *con)
+{
+	kref_put(&con->ref, mflow_console_release);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_put);
+
+/**
+ * mflow_console_set_dev() - give a console the device to notify
+ * @con: the console.
+ * @dev: its sysfs device; attach and detach call sysfs_notify() on its
+ *	"attached" and "state" attributes. The caller keeps @dev alive until
+ *	mflow_console_retire() has returned it.
+ */
+void mflow_console_set_dev(struct mflow_console *con, struct device *dev)
+{
+	mutex_lock(&con->lock);
+	con->dev = dev;
+	mutex_unlock(&con->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_set_dev);
+
+/**
+ * mflow_console_retire() - mark a console removed unless it is in use
+ * @con: the console.
+ *
+ * All or nothing (R16): while a connection is live (an endpoint attached,
+ * or bytes held for a peer that has not attached yet) nothing changes.
+ * Otherwise the console drops what is left of its last connection (an
+ * endpoint 0 that left without writing), every later mflow_attach() fails
+ * with -ENXIO and the console stops notifying its device.
+ *
+ * Return: the device given to mflow_console_set_dev() (NULL if none) for
+ * the caller to remove, or ERR_PTR(-EBUSY).
+ */
+struct device *mflow_console_retire(struct mflow_console *con)
+{
+	struct device *dev;
+
+	mutex_lock(&con->lock);
+	if (con->ep[0].attached || con->ep[1].attached ||
+	    (con->ep[0].used && mflow_peek_used(&con->dir[0]))) {
+		dev = ERR_PTR(-EBUSY);
+	} else {
+		con->removed = true;
+		mflow_reset(con);
+		dev = con->dev;
+		con->dev = NULL;
+	}
+	mutex_unlock(&con->lock);
+	return dev;
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_retire);
+
+/**
+ * mflow_console_query() - describe a console (MFLOW_CTL_QUERY)
+ * @con: the console.
+ * @q: filled in: index, fifo size, name, connection, state and the
+ *	attached and used endpoints, read at one instant.
+ */
+void mflow_console_query(struct mflow_console *con,
+			 struct mflow_ctl_query *q)
+{
+	int i;
+
+	memset(q, 0, sizeof(*q));
+	q->index = con->index;
+	q->fifo_size = con->fifo_size;
+	strscpy(q->name, con->name, sizeof(q->name));
+	mutex_lock(&con->lock);
+	q->connection = con->connection;
+	q->state = con->ep[0].used ? MFLOW_STATE_CONNECTED : MFLOW_STATE_IDLE;
+	for (i = 0; i < 2; i++) {
+		q->attached |= con->ep[i].attached << i;
+		q->used |= con->ep[i].used << i;
+	}
+	mutex_unlock(&con->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_query);

@@ -8,6 +8,7 @@
 
 #include <linux/bits.h>
 #include <linux/kfifo.h>
+#include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/spinlock.h>
@@ -98,14 +99,25 @@ struct mflow_endpoint {
  * @start: when the current connection began.
  * @ep: the two endpoints.
  * @dir: dir[i] carries the bytes written by ep[i] to ep[!i].
+ * @ref: references: the registry's (until the console is removed), and one
+ *	for each open file and each open() under way. The last one frees it.
+ * @dev: the sysfs device told of attach and detach (sysfs_notify()), or
+ *	NULL; set and cleared under @lock.
+ * @removed: the control device removed the console; attaching fails. Set
+ *	under @lock, never cleared.
+ * @name: the console's name, empty if it has none; fixed at creation.
  */
 struct mflow_console {
 	unsigned int index;
 	unsigned int fifo_size;
-	struct mutex lock;		/* attach, detach, shut flags */
+	struct mutex lock;		/* attach, detach, @dev, @removed */
 	wait_queue_head_t close_wait;
 	u64 connection;
 	ktime_t start;
+	struct kref ref;
+	struct device *dev;
+	bool removed;
+	char name[MFLOW_NAME_MAX];
 	struct mflow_endpoint ep[2];
 	struct mflow_dir dir[2];
 };
@@ -114,6 +126,12 @@ struct mflow_console *mflow_console_create(unsigned int index,
 					   unsigned int fifo_size);
 void mflow_console_destroy(struct mflow_console *con);
 bool mflow_console_busy(struct mflow_console *con);
+void mflow_console_get(struct mflow_console *con);
+void mflow_console_put(struct mflow_console *con);
+void mflow_console_set_dev(struct mflow_console *con, struct device *dev);
+struct device *mflow_console_retire(struct mflow_console *con);
+void mflow_console_query(struct mflow_console *con,
+			 struct mflow_ctl_query *q);
 
 struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 				    unsigned int flags);

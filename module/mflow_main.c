@@ -2,7 +2,8 @@
 /*
  * mflow: console flow devices /dev/mflowN - module parameters, the
  * character device, its file operations and sysfs attributes. The flow
- * itself lives in mflow_core.c.
+ * itself lives in mflow_core.c, the set of consoles and the control device
+ * in mflow_ctl.c.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -25,12 +26,20 @@
 
 #include "mflow_compat.h"
 #include "mflow_core.h"
+#include "mflow.h"
 
 #define MFLOW_CONSOLES_MAX	4096U
+#define MFLOW_MAX_CONSOLES_MAX	65536U
 
 static unsigned int consoles = 4;
 module_param(consoles, uint, 0444);
-MODULE_PARM_DESC(consoles, "Number of consoles /dev/mflowN (1..4096, default 4)");
+MODULE_PARM_DESC(consoles,
+		 "Consoles /dev/mflow0.. made at load, without names (1..4096, default 4)");
+
+static unsigned int max_consoles = MFLOW_CONSOLES_MAX;
+module_param(max_consoles, uint, 0444);
+MODULE_PARM_DESC(max_consoles,
+		 "Most consoles at once, counting those /dev/mflow-control adds; indices are below it (consoles..65536, default 4096)");
 
 static unsigned int fifo_size = MFLOW_FIFO_DEFAULT;
 module_param(fifo_size, uint, 0444);
@@ -39,7 +48,6 @@ MODULE_PARM_DESC(fifo_size,
 
 static dev_t mflow_devt;
 static struct cdev mflow_cdev;
-static struct mflow_console **mflow_consoles;
 
 static bool mflow_nonblock(struct file *file, int ki_flags)
 {
@@ -49,11 +57,10 @@ static bool mflow_nonblock(struct file *file, int ki_flags)
 static int mflow_open(struct inode *inode, struct file *file)
 {
 	unsigned int minor = iminor(inode) - MINOR(mflow_devt);
+	struct mflow_console *con;
 	struct mflow_endpoint *ep;
 	unsigned int flags = 0;
 
-	if (minor >= consoles)
-		return -ENXIO;
 	switch (file->f_flags & O_ACCMODE) {
 	case O_RDONLY:
 		flags = MFLOW_ATTACH_NO_WRITE;
@@ -62,16 +69,26 @@ static int mflow_open(struct inode *inode, struct file *file)
 		flags = MFLOW_ATTACH_NO_READ;
 		break;
 	}
-	ep = mflow_attach(mflow_consoles[minor], flags);
-	if (IS_ERR(ep))
+	/* The file keeps this reference until release. */
+	con = mflow_console_lookup(minor);
+	if (!con)
+		return -ENXIO;
+	ep = mflow_attach(con, flags);
+	if (IS_ERR(ep)) {
+		mflow_console_put(con);
 		return PTR_ERR(ep);
+	}
 	file->private_data = ep;
 	return stream_open(inode, file);
 }
 
 static int mflow_release(struct inode *inode, struct file *file)
 {
-	mflow_detach(file->private_data);
+	struct mflow_endpoint *ep = file->private_data;
+	struct mflow_console *con = ep->con;
+
+	mflow_detach(ep);
+	mflow_console_put(con);
 	return 0;
 }
 
@@ -233,6 +250,13 @@ static ssize_t fifo_size_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(fifo_size);
 
+static ssize_t name_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%s\n", mflow_dev_console(dev)->name);
+}
+static DEVICE_ATTR_RO(name);
+
 #define MFLOW_EP_ATTR(_ep, _field)					\
 static ssize_t ep##_ep##_##_field##_show(struct device *dev,		\
 					 struct device_attribute *attr,	\
@@ -259,6 +283,7 @@ static struct attribute *mflow_attrs[] = {
 	&dev_attr_attached.attr,
 	&dev_attr_connection.attr,
 	&dev_attr_fifo_size.attr,
+	&dev_attr_name.attr,
 	&dev_attr_ep0_read_bytes.attr,
 	&dev_attr_ep0_read_ops.attr,
 	&dev_attr_ep0_write_bytes.attr,
@@ -271,9 +296,20 @@ static struct attribute *mflow_attrs[] = {
 };
 ATTRIBUTE_GROUPS(mflow);
 
+/* MFLOW_NAME=<name> in the uevent, for the udev rule's by-name links. */
+static int mflow_uevent(MFLOW_UEVENT_DEV *dev, struct kobj_uevent_env *env)
+{
+	const struct mflow_console *con = dev_get_drvdata(dev);
+
+	if (con && con->name[0])
+		return add_uevent_var(env, "MFLOW_NAME=%s", con->name);
+	return 0;
+}
+
 static struct class mflow_class = {
 	.name		= "mflow",
 	.dev_groups	= mflow_groups,
+	.dev_uevent	= mflow_uevent,
 };
 
 static int mflow_check_params(void)
@@ -281,6 +317,11 @@ static int mflow_check_params(void)
 	if (consoles < 1 || consoles > MFLOW_CONSOLES_MAX) {
 		pr_err("consoles=%u is out of range: allowed 1..%u\n",
 		       consoles, MFLOW_CONSOLES_MAX);
+		return -EINVAL;
+	}
+	if (max_consoles < consoles || max_consoles > MFLOW_MAX_CONSOLES_MAX) {
+		pr_err("max_consoles=%u is out of range: allowed %u..%u (no fewer than consoles)\n",
+		       max_consoles, consoles, MFLOW_MAX_CONSOLES_MAX);
 		return -EINVAL;
 	}
 	if (fifo_size < MFLOW_FIFO_MIN || fifo_size > MFLOW_FIFO_MAX) {
@@ -292,51 +333,37 @@ static int mflow_check_params(void)
 	return 0;
 }
 
-static dev_t mflow_minor_devt(unsigned int i)
+/**
+ * mflow_device_create() - the sysfs node and /dev/mflowN of a console
+ * @con: the console; its index is N.
+ *
+ * Return: the device, or an ERR_PTR().
+ */
+struct device *mflow_device_create(struct mflow_console *con)
 {
-	return MKDEV(MAJOR(mflow_devt), MINOR(mflow_devt) + i);
+	return device_create(&mflow_class, NULL,
+			     MKDEV(MAJOR(mflow_devt), con->index), con,
+			     "mflow%u", con->index);
 }
 
-static void mflow_destroy_consoles(unsigned int n)
+/**
+ * mflow_device_destroy() - remove what mflow_device_create() made
+ * @dev: the device. Once this returns no sysfs reader of it is running.
+ */
+void mflow_device_destroy(struct device *dev)
 {
-	while (n--)
-		mflow_console_destroy(mflow_consoles[n]);
+	device_unregister(dev);
 }
 
-static int mflow_create_consoles(void)
+static int mflow_add_consoles(void)
 {
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < consoles; i++) {
-		struct mflow_console *con = mflow_console_create(i, fifo_size);
-
-		if (IS_ERR(con)) {
-			mflow_destroy_consoles(i);
-			return PTR_ERR(con);
-		}
-		mflow_consoles[i] = con;
-	}
-	return 0;
-}
-
-static void mflow_remove_devices(unsigned int n)
-{
-	while (n--)
-		device_destroy(&mflow_class, mflow_minor_devt(n));
-}
-
-static int mflow_add_devices(void)
-{
-	struct device *dev;
-	unsigned int i;
-
-	for (i = 0; i < consoles; i++) {
-		dev = device_create(&mflow_class, NULL, mflow_minor_devt(i),
-				    mflow_consoles[i], "mflow%u", i);
-		if (IS_ERR(dev)) {
-			mflow_remove_devices(i);
-			return PTR_ERR(dev);
-		}
+		ret = mflow_console_add(i, NULL, 0);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }
@@ -349,18 +376,9 @@ static int __init mflow_init(void)
 	if (err)
 		return err;
 
-	mflow_consoles = kcalloc(consoles, sizeof(*mflow_consoles),
-				 GFP_KERNEL);
-	if (!mflow_consoles)
-		return -ENOMEM;
-
-	err = mflow_create_consoles();
+	err = alloc_chrdev_region(&mflow_devt, 0, max_consoles, "mflow");
 	if (err)
-		goto out_free_array;
-
-	err = alloc_chrdev_region(&mflow_devt, 0, consoles, "mflow");
-	if (err)
-		goto out_destroy_consoles;
+		return err;
 
 	err = class_register(&mflow_class);
 	if (err)
@@ -368,42 +386,44 @@ static int __init mflow_init(void)
 
 	cdev_init(&mflow_cdev, &mflow_fops);
 	mflow_cdev.owner = THIS_MODULE;
-	err = cdev_add(&mflow_cdev, mflow_devt, consoles);
+	err = cdev_add(&mflow_cdev, mflow_devt, max_consoles);
 	if (err)
 		goto out_unregister_class;
 
-	err = mflow_add_devices();
+	mflow_ctl_init(max_consoles, fifo_size);
+	err = mflow_add_consoles();
 	if (err)
-		goto out_del_cdev;
+		goto out_remove_consoles;
+
+	err = mflow_ctl_register();
+	if (err)
+		goto out_remove_consoles;
 
 	pr_info("%u consoles, %u bytes per direction\n", consoles, fifo_size);
 	return 0;
 
-out_del_cdev:
+out_remove_consoles:
+	mflow_ctl_exit();
 	cdev_del(&mflow_cdev);
 out_unregister_class:
 	class_unregister(&mflow_class);
 out_unregister_region:
-	unregister_chrdev_region(mflow_devt, consoles);
-out_destroy_consoles:
-	mflow_destroy_consoles(consoles);
-out_free_array:
-	kfree(mflow_consoles);
+	unregister_chrdev_region(mflow_devt, max_consoles);
 	return err;
 }
 module_init(mflow_init);
 
 static void __exit mflow_exit(void)
 {
-	mflow_remove_devices(consoles);
+	mflow_ctl_unregister();
+	mflow_ctl_exit();
 	cdev_del(&mflow_cdev);
 	class_unregister(&mflow_class);
-	unregister_chrdev_region(mflow_devt, consoles);
-	mflow_destroy_consoles(consoles);
-	kfree(mflow_consoles);
+	unregister_chrdev_region(mflow_devt, max_consoles);
 }
 module_exit(mflow_exit);
 
 MODULE_DESCRIPTION("Console flow devices with MirageOS console/flow semantics");
 MODULE_AUTHOR("The mflow authors");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(MFLOW_VERSION);
