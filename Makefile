@@ -41,7 +41,7 @@ MFLOW_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(SRC)/dkms.c
 DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 
 .PHONY: all modules install modules_install uninstall install-tools \
-	uninstall-tools sign deb kdir clean setup kernel matrix \
+	uninstall-tools sign deb stage kdir clean setup kernel matrix \
 	tests tools demo bench check check-harness checkpatch compile-matrix \
 	dkms dkms-add dkms-remove
 
@@ -67,11 +67,16 @@ SIG_KEY = $(shell sed -n 's/^CONFIG_MODULE_SIG_KEY="\{0,1\}\([^"]*\)"\{0,1\}$$/\
 	$(KDIR)/include/config/auto.conf 2>/dev/null)
 NO_AUTOSIGN = $(if $(wildcard $(KDIR)/$(SIG_KEY) $(SIG_KEY)),,CONFIG_MODULE_SIG_ALL=)
 
+# KDIR's release, as modules_install uses it: UTS_RELEASE. Debian's 6.1
+# headers answer "make kernelrelease" with the upstream version (6.1.192),
+# not the package's (6.1.0-56-amd64).
+KRELEASE = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+
 modules_install: kdir
 	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= modules
 	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= $(NO_AUTOSIGN) modules_install
-	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
-		$(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
 
 install: modules_install install-tools
 
@@ -94,12 +99,12 @@ install-tools:
 			--sysname-match=mflow-control 2>/dev/null || true; \
 	fi
 
-# The group stays: files elsewhere may belong to it.
+# The group stays: files elsewhere may belong to it. modules_install puts
+# external modules in updates/ from 6.2 on, in extra/ before.
 uninstall: uninstall-tools kdir
-	rm -f $(INSTALL_MOD_PATH)/lib/modules/$$($(MAKE) -s -C $(KDIR) \
-		kernelrelease 2>/dev/null)/$(or $(INSTALL_MOD_DIR),updates)/mflow.ko*
-	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
-		$(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+	rm -f $(addprefix $(INSTALL_MOD_PATH)/lib/modules/$(KRELEASE)/, \
+		$(addsuffix /mflow.ko*,$(or $(INSTALL_MOD_DIR),updates extra)))
+	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
 
 uninstall-tools:
 	rm -f $(DESTDIR)$(BINDIR)/mflowctl \
@@ -149,7 +154,7 @@ compile-matrix:
 
 tests: setup
 	$(MAKE) -C tests O=$(OUT)/tests KSFT_INC=$(KSRC)/tools/testing/selftests \
-		MFLOW_DEB_DIR=$(OUT)/deb
+		MFLOW_DEB_DIR=$(OUT)/deb MFLOW_STAGE_DIR=$(OUT)/stage
 
 tools:
 	$(MAKE) -C tools O=$(OUT)/tools
@@ -160,9 +165,14 @@ demo: setup
 bench: setup
 	scripts/bench
 
-# The packages are built first: the VMs install them (tests/mflow_install.sh).
-check: matrix tests deb
+# The packages and the staged installs are made first: the VMs check them
+# (tests/mflow_install.sh).
+check: matrix tests deb stage
 	scripts/check
+
+# make install, uninstall and sign into $(OUT)/stage for each stock kernel.
+stage: setup
+	scripts/mkstage $(OUT)/stage
 
 check-harness: kernel
 	scripts/check-harness
