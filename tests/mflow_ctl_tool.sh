@@ -66,6 +66,11 @@ until_true() {
 	done
 }
 
+# attr_is N ATTR VALUE: console N's sysfs ATTR reads VALUE.
+attr_is() {
+	[ "$(cat "$CLASS/$MOD$1/$2" 2>/dev/null)" = "$3" ]
+}
+
 size_is() {
 	[ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]
 }
@@ -277,7 +282,19 @@ R19_wait_peer_returns_when_peer_opens() {
 	wait "$pid" || fail "wait --idle: exit $?: $(cat "$WORK/wait.out")"
 }
 
+# Whatever happens, no bridge is left running.
 R19_connect_10MB_each_way_and_list_counts() {
+	local rc
+
+	connect_both_ways
+	rc=$?
+	# shellcheck disable=SC2046 # one PID a word
+	kill $(jobs -p) 2>/dev/null
+	wait
+	return $rc
+}
+
+connect_both_ways() {
 	local mib=10 bytes p0 p1 fd sums
 
 	bytes=$((mib << 20))
@@ -289,7 +306,8 @@ R19_connect_10MB_each_way_and_list_counts() {
 	"$CTL" connect 3 <"$WORK/in0" >"$WORK/recv0" 2>"$WORK/err0" &
 	p0=$!
 	exec {fd}>"$WORK/in0"
-	until_true 60 test "$(cat $CLASS/${MOD}3/attached)" = 1 || return
+	until_true 60 attr_is 3 attached 1 || fail "connect did not attach" ||
+		return
 	# Not holding the fifo open: endpoint 0 must see its end.
 	"$CTL" connect 3 <"$WORK/b" >"$WORK/recv1" 2>"$WORK/err1" {fd}>&- &
 	p1=$!
@@ -316,7 +334,7 @@ R19_connect_10MB_each_way_and_list_counts() {
 	set -- $sums
 	[ "$1" = "$3" ] && [ "$5" = "$7" ] || fail "sha256sum differs" || return
 	echo "10 MiB each way, sha256sum equal"
-	until_true 30 test "$(cat $CLASS/${MOD}3/state)" = idle
+	until_true 30 attr_is 3 state idle || fail "${MOD}3 not idle after"
 }
 
 # ready_or_gone PID FILE: the tracer said it is ready, or it has exited.
@@ -358,7 +376,7 @@ R19_trace_shows_a_short_exchange() {
 	for ev in "ep0 attach" "ep1 attach" "ep0 write    5 bytes [68 65 6c 6c 6f]" \
 		"ep1 read     5 bytes [68 65 6c 6c 6f]" "ep0 shutdown write" \
 		"ep1 close    timeout 5000" "ep0 detach" "ep1 detach"; do
-		grep -q "mflow0 $ev" "$WORK/trace.out" ||
+		grep -qF "mflow0 $ev" "$WORK/trace.out" ||
 			fail "no 'mflow0 $ev' event" || return
 	done
 	! ls -d /sys/kernel/tracing/instances/mflowctl-* 2>/dev/null ||
