@@ -122,7 +122,7 @@ copy_sources() {
 overlays_over_etc_usr_var() {
 	setup_overlays || fail "cannot set up the overlays" || return
 	touch /usr/.mflow-overlay-probe || fail "/usr not writable" || return
-	grep -E " (/etc|/usr|/var|/usr/lib/modules/$KVER) overlay " /proc/mounts
+	grep " overlay " /proc/mounts | grep mflow-install
 }
 
 dkms_from_source_modprobe() {
@@ -164,7 +164,7 @@ apt_installs_the_packages() {
 	rmmod $MOD || return
 	# No network here: apt must find every dependency installed already.
 	# shellcheck disable=SC2086 # one path a package
-	apt-get install -y --no-download $debs >"$WORK/apt.log" 2>&1 ||
+	apt-get install -y $debs >"$WORK/apt.log" 2>&1 ||
 		fail "apt-get install: $(tail -n 30 "$WORK/apt.log")" || return
 	grep -E "^(Setting up|Unpacking|Building|Installing|Running|Deleting|Loading|Preparing)|dkms|DKMS" \
 		"$WORK/apt.log" | head -n 30
