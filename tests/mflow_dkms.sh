@@ -10,6 +10,9 @@
 #    0660 and links /dev/mflow/by-name/NAME), then purged;
 #  - on older kernels: `make dkms-add`, dkms build and install for it,
 #    modprobe, use, `make dkms-remove`.
+# DKMS's build under TCG takes minutes, more than guest-run's default 300 s
+# per suite when other VMs share the machine:
+# mflow-timeout: 900
 #
 # The VM's root is the host's: virtme-ng (without --rw) exports / over 9p
 # with QEMU's readonly=on, mounts it ro, and puts overlays with a tmpfs
@@ -241,6 +244,8 @@ if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
 	exit 4
 fi
 trap cleanup EXIT
+# Killed by guest-run's timeout: still restore the module and the root.
+trap 'exit 143' TERM INT
 
 echo "1..6"
 run_test overlays_over_etc_usr_var
