@@ -22,9 +22,11 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 SRC := $(CURDIR)
-# Staging: DESTDIR prefixes every installed path, the module's too.
+# Staging: DESTDIR prefixes every installed path, the module's too. Not
+# "?=": a parent make exports INSTALL_MOD_PATH, empty, and with "?=" a
+# staged install under it went to the real /lib/modules.
 DESTDIR ?=
-INSTALL_MOD_PATH ?= $(DESTDIR)
+INSTALL_MOD_PATH := $(or $(INSTALL_MOD_PATH),$(DESTDIR))
 export INSTALL_MOD_PATH
 PREFIX ?= /usr
 BINDIR ?= $(PREFIX)/bin
