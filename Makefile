@@ -3,7 +3,14 @@
 # mflow: console flow devices /dev/mflowN.
 #
 #   make                 build mflow.ko for KDIR (your running kernel)
-#   make install         modules_install for KDIR's kernel, then depmod
+#   make install         mflow.ko (modules_install for KDIR's kernel, then
+#                        depmod), mflowctl, its man page, the uapi header
+#                        and the udev rule; creates group mflow
+#   make modules_install only mflow.ko
+#   make uninstall       remove what make install put in place
+#   make sign            sign mflow.ko for Secure Boot (DKMS's MOK key, or
+#                        KEY=private.key CERT=cert.der)
+#   make deb             mflow-dkms and mflow-tools .debs into out/deb
 #   make demo            show two processes talking over /dev/mflow0
 #   make check           every test suite on the default kernels (debug,
 #                        bookworm 6.1, 6.12 and 6.12 PREEMPT_RT)
@@ -18,27 +25,115 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 SRC := $(CURDIR)
+# Staging: DESTDIR prefixes every installed path, the module's too. Not
+# "?=": a parent make exports INSTALL_MOD_PATH, empty, and with "?=" a
+# staged install under it went to the real /lib/modules.
+DESTDIR ?=
+INSTALL_MOD_PATH := $(or $(INSTALL_MOD_PATH),$(DESTDIR))
+export INSTALL_MOD_PATH
+PREFIX ?= /usr
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+INCLUDEDIR ?= $(PREFIX)/include
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+# make sign: DKMS's machine owner key unless KEY= and CERT= say otherwise.
+KEY ?= /var/lib/dkms/mok.key
+CERT ?= /var/lib/dkms/mok.pub
 OUT ?= $(SRC)/out
 KSRC = $(shell bash -c '. $(SRC)/scripts/lib.sh && source_tree')
 # mflow's version lives in dkms.conf alone.
 MFLOW_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(SRC)/dkms.conf)
 DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 
-.PHONY: all modules install modules_install clean setup kernel matrix \
+.PHONY: all modules install modules_install uninstall install-tools \
+	uninstall-tools sign deb stage kdir clean setup kernel matrix \
 	tests tools demo bench check check-harness checkpatch compile-matrix \
 	dkms dkms-add dkms-remove
 
 all: modules
 
-modules:
+# A missing build tree gets advice rather than make's "No such file".
+kdir:
+	@if [ ! -f "$(KDIR)/Makefile" ]; then \
+		echo "mflow: no kernel build tree at $(KDIR)" >&2; \
+		echo "mflow: install linux-headers-$$(uname -r) (Debian, Ubuntu)," \
+			"or pass KDIR=/path/to/the/kernel/build/tree" >&2; \
+		exit 1; \
+	fi
+
+modules: kdir
 	$(MAKE) -C $(KDIR) M=$(SRC) modules
 
 # Installing leaves the KUnit suites out, even for a kernel with KUnit.
-install modules_install:
+# A distribution kernel (CONFIG_MODULE_SIG_ALL, its key not shipped) would
+# have modules_install try to sign with a key that is not there: skip that,
+# `make sign` signs with yours.
+SIG_KEY = $(shell sed -n 's/^CONFIG_MODULE_SIG_KEY="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' \
+	$(KDIR)/include/config/auto.conf 2>/dev/null)
+NO_AUTOSIGN = $(if $(wildcard $(KDIR)/$(SIG_KEY) $(SIG_KEY)),,CONFIG_MODULE_SIG_ALL=)
+
+# KDIR's release, as modules_install uses it: UTS_RELEASE. Debian's 6.1
+# headers answer "make kernelrelease" with the upstream version (6.1.192),
+# not the package's (6.1.0-56-amd64).
+KRELEASE = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+
+modules_install: kdir
 	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= modules
-	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= modules_install
-	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
-		$(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= $(NO_AUTOSIGN) modules_install
+	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
+
+install: modules_install install-tools
+
+# mflowctl, its man page, the uapi header and the udev rule. Without
+# DESTDIR (a real install) also the group mflow the rule names, and udev
+# applies the rule to the nodes that exist already.
+install-tools:
+	$(MAKE) -C tools O=$(OUT)/tools $(OUT)/tools/mflowctl
+	install -D -m 0755 $(OUT)/tools/mflowctl $(DESTDIR)$(BINDIR)/mflowctl
+	install -D -m 0644 tools/mflowctl.1 $(DESTDIR)$(MANDIR)/man1/mflowctl.1
+	install -D -m 0644 include/uapi/linux/mflow.h \
+		$(DESTDIR)$(INCLUDEDIR)/linux/mflow.h
+	install -D -m 0644 tools/60-mflow.rules \
+		$(DESTDIR)$(UDEVRULESDIR)/60-mflow.rules
+	if [ -z "$(DESTDIR)" ]; then \
+		getent group mflow >/dev/null || groupadd --system mflow; \
+		udevadm control --reload 2>/dev/null || true; \
+		udevadm trigger --subsystem-match=mflow 2>/dev/null || true; \
+		udevadm trigger --subsystem-match=misc \
+			--sysname-match=mflow-control 2>/dev/null || true; \
+	fi
+
+# The group stays: files elsewhere may belong to it. modules_install puts
+# external modules in updates/ from 6.2 on, in extra/ before.
+uninstall: uninstall-tools kdir
+	rm -f $(addprefix $(INSTALL_MOD_PATH)/lib/modules/$(KRELEASE)/, \
+		$(addsuffix /mflow.ko*,$(or $(INSTALL_MOD_DIR),updates extra)))
+	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
+
+uninstall-tools:
+	rm -f $(DESTDIR)$(BINDIR)/mflowctl \
+		$(DESTDIR)$(MANDIR)/man1/mflowctl.1 \
+		$(DESTDIR)$(INCLUDEDIR)/linux/mflow.h \
+		$(DESTDIR)$(UDEVRULESDIR)/60-mflow.rules
+
+# Secure Boot: sign mflow.ko with KDIR's sign-file and the hash the kernel
+# was configured with. Then `make install` installs the signed module, and
+# `mokutil --import $(CERT)` enrolls the certificate (see README.md).
+sign: modules
+	@for f in "$(KEY)" "$(CERT)"; do \
+		[ -r "$$f" ] || { echo "mflow: cannot read $$f: give KEY=<private key> CERT=<certificate>" \
+			"(DKMS makes /var/lib/dkms/mok.key and mok.pub)" >&2; exit 1; }; \
+	done
+	$(KDIR)/scripts/sign-file \
+		$$(sed -n 's/^CONFIG_MODULE_SIG_HASH="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' \
+			$(KDIR)/include/config/auto.conf 2>/dev/null | grep . || echo sha256) \
+		$(KEY) $(CERT) $(SRC)/mflow.ko
+	@modinfo -F signer $(SRC)/mflow.ko | sed 's/^/mflow: signed by /'
+
+# Debian packages, debian/ generated by scripts/mkdeb; see its header.
+deb:
+	scripts/mkdeb $(OUT)/deb
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(SRC) clean 2>/dev/null || true
@@ -63,7 +158,8 @@ compile-matrix:
 	scripts/compile-matrix
 
 tests: setup
-	$(MAKE) -C tests O=$(OUT)/tests KSFT_INC=$(KSRC)/tools/testing/selftests
+	$(MAKE) -C tests O=$(OUT)/tests KSFT_INC=$(KSRC)/tools/testing/selftests \
+		MFLOW_DEB_DIR=$(OUT)/deb MFLOW_STAGE_DIR=$(OUT)/stage
 
 tools:
 	$(MAKE) -C tools O=$(OUT)/tools
@@ -74,7 +170,9 @@ demo: setup
 bench: setup
 	scripts/bench
 
-check: matrix tests
+# The packages and the staged installs are made first: the VMs check them
+# (tests/mflow_install.sh).
+check: matrix tests deb stage
 	scripts/check
 
 .PHONY: check-matrix check-kcsan
@@ -87,6 +185,10 @@ check-matrix:
 # outside make check: it costs a kernel build. See scripts/check-kcsan.
 check-kcsan: setup tests
 	scripts/check-kcsan
+
+# make install, uninstall and sign into $(OUT)/stage for each stock kernel.
+stage: setup
+	scripts/mkstage $(OUT)/stage
 
 check-harness: kernel
 	scripts/check-harness

@@ -52,6 +52,7 @@
 
 #include "mflow_compat.h"
 #include "mflow_core.h"
+#include "mflow_trace.h"
 
 /*
  * Bytes copied between publishing the indices and waking the other side,
@@ -300,6 +301,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		   bool nonblock)
 {
 	struct mflow_dir *d = ep->in;
+	struct mflow_trace_peek peek = { .len = 0 };
 	size_t want = iov_iter_count(to);
 	bool woken = false;
 	unsigned int avail;
@@ -352,6 +354,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	}
 
 	/* Keep going while the writer keeps adding, up to the count asked. */
+	mflow_trace_peek_fifo(&peek, d, avail);
 	done = 0;
 	while (done < want && avail) {
 		size_t piece = min3(want - done, (size_t)avail, MFLOW_PIECE);
@@ -382,6 +385,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	WRITE_ONCE(ep->read_ops, ep->read_ops + 1);
 	ret = done;
 out_unlock:
+	trace_mflow_read(ep, ret, &peek);
 	mutex_unlock(&d->rd_lock);
 	return ret;
 }
@@ -458,6 +462,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		    bool nonblock)
 {
 	struct mflow_dir *d = ep->out;
+	struct mflow_trace_peek peek = { .len = 0 };
 	size_t total = iov_iter_count(from);
 	unsigned int half = mflow_fifo_bytes(d) / 2;
 	bool owner = false;
@@ -469,6 +474,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 	ret = mflow_lock(&d->wr_lock);
 	if (ret)
 		return ret;
+	mflow_trace_peek_iter(&peek, from);
 
 	while (done < total) {
 		size_t left = total - done;
@@ -534,6 +540,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 	}
 	if (owner)
 		WRITE_ONCE(d->wr_busy, false);
+	trace_mflow_write(ep, ret, &peek);
 	mutex_unlock(&d->wr_lock);
 	/* The next writer may go, and pollers may now see EPOLLOUT. */
 	if (owner)
@@ -559,6 +566,7 @@ int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
 {
 	if (how > MFLOW_SHUT_RDWR)
 		return -EINVAL;
+	trace_mflow_shutdown(ep, how);
 	if (how != MFLOW_SHUT_WR)
 		mflow_shut_rd(ep->in);
 	if (how != MFLOW_SHUT_RD)
@@ -593,6 +601,7 @@ int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 	DEFINE_WAIT(wait);
 	int ret;
 
+	trace_mflow_close(ep, timeout_ns);
 	mflow_shut_wr(ep->con, ep->out);
 	if (READ_ONCE(peer_out->wr_shut))
 		return 0;
@@ -875,6 +884,7 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 	}
 	ep->used = true;
 	ep->attached = true;
+	trace_mflow_attach(ep);
 	if (flags & MFLOW_ATTACH_NO_READ)
 		mflow_shut_rd(ep->in);
 	if (flags & MFLOW_ATTACH_NO_WRITE)
@@ -903,6 +913,7 @@ void mflow_detach(struct mflow_endpoint *ep)
 	struct device *dev;
 
 	mutex_lock(&con->lock);
+	trace_mflow_detach(ep);
 	mflow_shut_wr(con, ep->out);
 	mflow_shut_rd(ep->in);
 	ep->attached = false;

@@ -1,0 +1,274 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Installing mflow for real, with TAP output, inside the test VM of a
+# stock Debian kernel (its headers are in /usr/src). One DKMS build per VM
+# (compiling under emulation is slow):
+#  - on 6.12 and later: the packages of `make deb` installed with apt
+#    (DKMS builds and installs the module for this kernel, modprobe loads
+#    it, mflowctl is on PATH, the udev rule gives the nodes to group mflow
+#    0660 and links /dev/mflow/by-name/NAME), then purged;
+#  - on older kernels: `make dkms-add`, dkms build and install for it,
+#    modprobe, use, `make dkms-remove`.
+# DKMS's build under TCG takes minutes, more than guest-run's default 300 s
+# per suite when other VMs share the machine:
+# mflow-timeout: 900
+#
+# The VM's root is the host's: virtme-ng (without --rw) exports / over 9p
+# with QEMU's readonly=on, mounts it ro, and puts overlays with a tmpfs
+# upper layer over /etc, /lib, /usr, /var and a few more, so the host
+# cannot be written from here. This suite does not rely on that default:
+# before installing anything it mounts its own overlays over /etc, /usr
+# and /var, and over the running kernel's /lib/modules/<release> (which
+# vng links to the unpacked image in the cache), with upper layers in a
+# tmpfs of its own; it takes them down at the end, so later suites see the
+# root as it was, and everything is gone when the VM powers off.
+#
+# Needs root, mflow loaded from MFLOW_KO with idle consoles, and the
+# sources and packages named in mflow_paths.env (the test build writes
+# it). Skips, saying why, on a kernel without headers (the debug kernel).
+# Leaves mflow loaded from MFLOW_KO with its defaults.
+
+set -u
+
+MOD=mflow
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=/dev/null
+. "$HERE/mflow_paths.env"
+KVER=$(uname -r)
+KDIR=/usr/src/linux-headers-$KVER
+WORK=$(mktemp -d /tmp/mflow_dkms.XXXXXX)
+OVL=/run/mflow-install-overlays
+export DEBIAN_FRONTEND=noninteractive
+
+# shellcheck source=tap.sh
+. "$HERE/tap.sh"
+
+# overlay DIR [LOWER]: a writable overlay over DIR (lower layer LOWER,
+# default DIR itself) with its upper layer in the guest's tmpfs. Each test
+# runs in a subshell: the mounts are found again in /proc/mounts by their
+# source name, mflow-install*.
+overlay() {
+	local dir=$1 lower=${2:-$1} tag opts
+
+	tag=$(echo "$dir" | tr / _)
+	mkdir -p "$OVL/$tag/upper" "$OVL/$tag/work" "$dir" || return
+	opts="lowerdir=$lower,upperdir=$OVL/$tag/upper,workdir=$OVL/$tag/work"
+	mount -t overlay -o "xino=off,$opts" "mflow-install$tag" "$dir" ||
+		mount -t overlay -o "$opts" "mflow-install$tag" "$dir"
+}
+
+# The running kernel's modules directory, before /usr is covered: vng
+# links /lib/modules/<release> to the unpacked image package.
+MODDIR=$(readlink -f "/lib/modules/$KVER")
+
+setup_overlays() {
+	mkdir -p "$OVL" || return
+	mount -t tmpfs mflow-install "$OVL" || return
+	overlay /etc || return
+	overlay /var || return
+	overlay /usr || return
+	# Only the running kernel in /lib/modules: DKMS builds for it alone.
+	mount -t tmpfs mflow-install-modules /usr/lib/modules || return
+	overlay "/usr/lib/modules/$KVER" "$MODDIR" || return
+	# Debian's headers package links build; the image package does not.
+	[ -e "/lib/modules/$KVER/build" ] || ln -s "$KDIR" "/lib/modules/$KVER/build"
+	# man-db's trigger would rebuild the whole index under emulation.
+	echo "man-db man-db/auto-update boolean false" | debconf-set-selections
+	# virtme-ng starts udevd with --resolve-names=never, which would
+	# leave every node root's whatever the rules say: run it as a
+	# distribution does, resolving group names.
+	restart_udevd
+}
+
+# restart_udevd [ARGS]: a new udevd, started as virtme-init does.
+restart_udevd() {
+	local udevd=/usr/lib/systemd/systemd-udevd
+
+	[ -x $udevd ] || udevd=/lib/systemd/systemd-udevd
+	udevadm control --exit 2>/dev/null
+	$udevd --daemon "$@" </dev/null >/dev/null 2>&1
+	udevadm settle
+}
+
+teardown_overlays() {
+	local d
+
+	for d in $(awk '$1 ~ /^mflow-install/ { print $2 }' /proc/mounts | tac); do
+		umount -l "$d" || echo "# cannot unmount $d"
+	done
+	restart_udevd --resolve-names=never
+}
+
+# back_to_test_module: mflow loaded from MFLOW_KO with its defaults; new
+# nodes, so udev applies the rules in force now.
+back_to_test_module() {
+	rmmod $MOD 2>/dev/null
+	insmod "$MFLOW_KO" && udevadm settle
+}
+
+cleanup() {
+	dkms remove -m $MOD -v "$MFLOW_VERSION" --all >/dev/null 2>&1
+	rm -rf "/usr/src/$MOD-$MFLOW_VERSION" 2>/dev/null
+	teardown_overlays
+	back_to_test_module
+	rm -rf "$WORK"
+}
+
+# A copy of the sources for DKMS (the tree itself is read-only here).
+copy_sources() {
+	mkdir -p "$WORK/src" &&
+		cp -r "$MFLOW_SRC"/{Makefile,Kbuild,dkms.conf,module,include,tools} \
+			"$WORK/src/"
+}
+
+overlays_over_etc_usr_var() {
+	setup_overlays || fail "cannot set up the overlays" || return
+	touch /usr/.mflow-overlay-probe || fail "/usr not writable" || return
+	grep " overlay " /proc/mounts | grep mflow-install
+}
+
+dkms_from_source_modprobe() {
+	local ver=$MFLOW_VERSION
+
+	copy_sources || return
+	make -s -C "$WORK/src" dkms-add DKMS_KERNEL="$KVER" \
+		>"$WORK/dkms.log" 2>&1 || fail "make dkms-add: $(cat "$WORK/dkms.log")" ||
+		return
+	dkms build -m $MOD -v "$ver" -k "$KVER" >>"$WORK/dkms.log" 2>&1 &&
+		dkms install -m $MOD -v "$ver" -k "$KVER" >>"$WORK/dkms.log" 2>&1 ||
+		fail "dkms: $(tail -n 30 "$WORK/dkms.log")" || return
+	grep -E "^(Building|Installing|Running|depmod|Signing)|mflow" "$WORK/dkms.log" | head -n 20
+	dkms status -m $MOD
+	rmmod $MOD || return
+	modprobe $MOD || fail "modprobe $MOD" || return
+	modinfo -F filename $MOD
+	case "$(modinfo -F filename $MOD)" in
+	*/updates/dkms/mflow.ko*) ;;
+	*) fail "modprobe did not take DKMS's module" || return ;;
+	esac
+	[ -c /dev/${MOD}0 ] || fail "no /dev/${MOD}0" || return
+	"$HERE/mflowctl" list || return
+	rmmod $MOD || return
+	make -s -C "$WORK/src" dkms-remove >>"$WORK/dkms.log" 2>&1 ||
+		fail "make dkms-remove" || return
+	[ -z "$(dkms status -m $MOD)" ] || fail "dkms still lists $MOD"
+	back_to_test_module
+}
+
+apt_installs_the_packages() {
+	local debs
+
+	debs=$(ls "$MFLOW_DEB_DIR"/mflow-dkms_*_all.deb \
+		"$MFLOW_DEB_DIR"/mflow-tools_*_"$(dpkg --print-architecture)".deb \
+		2>/dev/null)
+	[ "$(echo "$debs" | wc -w)" = 2 ] ||
+		fail "no packages in $MFLOW_DEB_DIR (make deb)" || return
+	rmmod $MOD || return
+	# No network here: apt must find every dependency installed already.
+	# shellcheck disable=SC2086 # one path a package
+	apt-get install -y $debs >"$WORK/apt.log" 2>&1 ||
+		fail "apt-get install: $(tail -n 30 "$WORK/apt.log")" || return
+	grep -E "^(Setting up|Unpacking|Building|Installing|Running|Deleting|Loading|Preparing)|dkms|DKMS" \
+		"$WORK/apt.log" | head -n 30
+	dkms status -m $MOD | grep -q "$KVER.*installed" ||
+		fail "dkms status: $(dkms status -m $MOD)" || return
+	[ "$(command -v mflowctl)" = /usr/bin/mflowctl ] ||
+		fail "mflowctl not on PATH" || return
+	getent group mflow || fail "no group mflow" || return
+	modprobe $MOD || fail "modprobe $MOD" || return
+	udevadm settle
+	mflowctl --version
+	man -w mflowctl || fail "no man page" || return
+}
+
+udev_rule_group_mode_and_by_name() {
+	local n dev
+
+	[ -d /sys/module/$MOD ] || fail "mflow not loaded" || return
+	udevadm settle
+	for n in /dev/${MOD}0 /dev/${MOD}3 /dev/mflow-control; do
+		[ -e "$n" ] || continue
+		stat -c '%n %G %a' "$n"
+		[ "$(stat -c '%G %a' "$n")" = "mflow 660" ] ||
+			fail "$n: $(stat -c '%G %a' "$n"), want mflow 660" || return
+	done
+	if [ ! -e /dev/mflow-control ]; then
+		echo "SKIP: this module has no control device, so no named console"
+		return 4
+	fi
+	dev=$(mflowctl add --name by-name-test) || fail "mflowctl add" || return
+	udevadm settle
+	ls -l /dev/mflow/by-name/
+	[ "$(readlink -f /dev/mflow/by-name/by-name-test)" = "$dev" ] ||
+		fail "/dev/mflow/by-name/by-name-test does not lead to $dev" ||
+		return
+	mflowctl del by-name-test || return
+	udevadm settle
+	[ ! -e /dev/mflow/by-name/by-name-test ] || fail "stale by-name link"
+}
+
+apt_purge_removes_everything() {
+	rmmod $MOD || return
+	apt-get purge -y mflow-dkms mflow-tools >"$WORK/purge.log" 2>&1 ||
+		fail "apt-get purge: $(tail -n 20 "$WORK/purge.log")" || return
+	grep -E "^(Removing|Purging)|dkms|DKMS" "$WORK/purge.log" | head -n 10
+	[ -z "$(dkms status -m $MOD)" ] || fail "dkms still lists $MOD" || return
+	! ls "/lib/modules/$KVER"/updates/dkms/mflow.ko* 2>/dev/null ||
+		fail "module left behind" || return
+	[ ! -e /usr/bin/mflowctl ] || fail "mflowctl left behind" || return
+	back_to_test_module
+}
+
+# After cleanup: the rule came with the overlays, and went with them.
+nodes_root_0600_once_the_overlays_are_gone() {
+	stat -c '%n %U %G %a' /dev/${MOD}0
+	[ "$(stat -c '%U %G %a' /dev/${MOD}0)" = "root root 600" ] ||
+		fail "/dev/${MOD}0 is not root's 0600 any more" || return
+	[ ! -e /usr/lib/udev/rules.d/60-mflow.rules ] ||
+		fail "the rule is still there" || return
+	! grep -q '^mflow-install' /proc/mounts || fail "overlays left mounted"
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root"
+	exit 4
+fi
+if [ ! -f "$KDIR/Makefile" ]; then
+	echo "1..0 # SKIP no headers for $KVER in $KDIR (not a Debian stock kernel)"
+	exit 4
+fi
+if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
+	[ -z "${MFLOW_DEB_DIR:-}" ]; then
+	echo "1..0 # SKIP needs MFLOW_KO and mflow_paths.env"
+	exit 4
+fi
+trap cleanup EXIT
+# Killed by guest-run's timeout: still restore the module and the root.
+trap 'exit 143' TERM INT
+
+echo "1..6"
+run_test overlays_over_etc_usr_var
+# One DKMS build per VM: the packages on 6.12 and later, make dkms-add on
+# older stock kernels.
+case "$KVER" in
+5.* | 6.[0-9].* | 6.1[01].*) PATH_TESTED=source ;;
+*) PATH_TESTED=packages ;;
+esac
+if [ "$PATH_TESTED" = packages ]; then
+	run_test apt_installs_the_packages
+	run_test udev_rule_group_mode_and_by_name
+	run_test apt_purge_removes_everything
+	echo "ok $((ntest += 1)) dkms_from_source_modprobe # SKIP runs on stock kernels before 6.12 (one DKMS build per VM)"
+else
+	echo "ok $((ntest += 1)) apt_installs_the_packages # SKIP runs on stock kernels from 6.12 on (one DKMS build per VM)"
+	echo "ok $((ntest += 1)) udev_rule_group_mode_and_by_name # SKIP runs with the packages (6.12 on)"
+	echo "ok $((ntest += 1)) apt_purge_removes_everything # SKIP runs with the packages (6.12 on)"
+	run_test dkms_from_source_modprobe
+fi
+# The overlays come down here, so the host's root shows again.
+cleanup
+trap - EXIT
+run_test nodes_root_0600_once_the_overlays_are_gone
+echo "# $((ntest - nfail)) / $ntest tests passed"
+[ "$nfail" = 0 ]

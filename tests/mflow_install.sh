@@ -1,0 +1,139 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make install, make uninstall and make sign, with TAP output, checked
+# inside the test VM of a stock Debian kernel (its headers are in
+# /usr/src). scripts/mkstage made them on the host (make stage, before the
+# VMs): a `make install DESTDIR=` staging root, what `make uninstall` left
+# of it, a module signed by `make sign` with a throwaway key, and make's
+# words without a build tree. Here the staged file list is compared with
+# the expected one, modinfo names the signer, the signed module loads and
+# works, and modinfo documents every parameter the loaded module has.
+# tests/mflow_dkms.sh does the installs that need a writable root.
+#
+# Needs root, mflow loaded from MFLOW_KO with idle consoles, and
+# mflow_paths.env (the test build writes it). Skips, saying why, on a
+# kernel without headers (the debug kernel). Leaves mflow loaded from
+# MFLOW_KO with its defaults.
+
+set -u
+
+MOD=mflow
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=/dev/null
+. "$HERE/mflow_paths.env"
+KVER=$(uname -r)
+KDIR=/usr/src/linux-headers-$KVER
+WORK=$(mktemp -d /tmp/mflow_install.XXXXXX)
+
+# shellcheck source=tap.sh
+. "$HERE/tap.sh"
+
+# back_to_test_module: mflow loaded from MFLOW_KO with its defaults.
+back_to_test_module() {
+	rmmod $MOD 2>/dev/null
+	insmod "$MFLOW_KO" && udevadm settle
+}
+
+# The host staged for this kernel in $MFLOW_STAGE_DIR/<kernel>/.
+stage_dir() {
+	local d
+
+	for d in "$MFLOW_STAGE_DIR"/*/; do
+		[ -d "$d/root/lib/modules/$KVER" ] && echo "${d%/}" && return
+	done
+	return 1
+}
+
+staged_install_file_list() {
+	local stage got want
+
+	stage=$(stage_dir) || fail "no staged install for $KVER in $MFLOW_STAGE_DIR" ||
+		return
+	got=$(cd "$stage/root" && find . ! -type d | sed 's|^\.||' |
+		grep -v "^/lib/modules/$KVER/modules\." | sort)
+	echo "$got"
+	want=$(printf '%s\n' \
+		"/lib/modules/$KVER/updates/mflow.ko" \
+		/usr/bin/mflowctl \
+		/usr/include/linux/mflow.h \
+		/usr/lib/udev/rules.d/60-mflow.rules \
+		/usr/share/man/man1/mflowctl.1 | sort)
+	# The module may be compressed as the kernel's own are, and is in
+	# extra/ rather than updates/ before 6.2.
+	[ "$(echo "$got" | sed -e 's/\.ko\.\(xz\|zst\|gz\)$/.ko/' \
+		-e "s|/$KVER/extra/|/$KVER/updates/|")" = "$want" ] ||
+		fail "staged files differ from: $want" || return
+	grep -Eq "(updates|extra)/mflow.ko" "$stage/root/lib/modules/$KVER/modules.dep" ||
+		fail "depmod did not index the staged module" || return
+	[ "$(stat -c %a "$stage/root/usr/bin/mflowctl")" = 755 ] ||
+		fail "mflowctl mode $(stat -c %a "$stage/root/usr/bin/mflowctl")" ||
+		return
+	"$stage/root/usr/bin/mflowctl" --version || fail "staged mflowctl" || return
+	got=$(grep -v "/modules\." "$stage/uninstalled.txt")
+	[ -z "$got" ] || fail "left after make uninstall: $got"
+}
+
+make_sign_throwaway_key_then_load() {
+	local stage ko signer
+
+	stage=$(stage_dir) || fail "no staged install for $KVER" || return
+	ko=$stage/signed/mflow.ko
+	cat "$stage/sign.log"
+	signer=$(modinfo -F signer "$ko")
+	[ "$signer" = "mflow throwaway test key" ] ||
+		fail "modinfo signer: '$signer'" || return
+	modinfo "$ko" | grep -E '^(signer|sig_key|sig_hashalgo):'
+	grep -q "give KEY=" "$stage/sign-nokey.log" ||
+		fail "make sign without a key: $(cat "$stage/sign-nokey.log")" || return
+	rmmod $MOD || return
+	insmod "$ko" || fail "the signed module does not load" || return
+	"$HERE/mflowctl" list | head -n 2
+	[ -c /dev/${MOD}0 ] || fail "no /dev/${MOD}0" || return
+	back_to_test_module
+}
+
+modinfo_documents_every_parameter() {
+	local stage p desc n=0
+
+	stage=$(stage_dir) || fail "no staged install for $KVER" || return
+	for p in "/sys/module/$MOD/parameters"/*; do
+		p=${p##*/}
+		desc=$(modinfo -F parm "$stage/signed/mflow.ko" |
+			sed -n "s/^$p:\(.*\)/\1/p")
+		echo "$p:$desc"
+		[ -n "$desc" ] || fail "modinfo does not document $p" || return
+		n=$((n + 1))
+	done
+	[ "$n" -ge 2 ] || fail "only $n parameters"
+}
+
+make_without_kdir_says_what_to_install() {
+	cat "$MFLOW_STAGE_DIR/no-kdir.log"
+	grep -q "install linux-headers-" "$MFLOW_STAGE_DIR/no-kdir.log" ||
+		fail "no headers advice" || return
+	grep -q "KDIR=" "$MFLOW_STAGE_DIR/no-kdir.log" || fail "no KDIR advice"
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root"
+	exit 4
+fi
+if [ ! -f "$KDIR/Makefile" ]; then
+	echo "1..0 # SKIP no headers for $KVER in $KDIR (not a Debian stock kernel)"
+	exit 4
+fi
+if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
+	[ -z "${MFLOW_STAGE_DIR:-}" ]; then
+	echo "1..0 # SKIP needs MFLOW_KO and mflow_paths.env"
+	exit 4
+fi
+trap 'rm -rf "$WORK"' EXIT
+
+echo "1..4"
+run_test staged_install_file_list
+run_test make_sign_throwaway_key_then_load
+run_test modinfo_documents_every_parameter
+run_test make_without_kdir_says_what_to_install
+echo "# $((ntest - nfail)) / $ntest tests passed"
+[ "$nfail" = 0 ]
