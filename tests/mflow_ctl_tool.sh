@@ -349,6 +349,10 @@ R19_trace_shows_a_short_exchange() {
 		echo "SKIP: this kernel has no tracefs"
 		return 4
 	fi
+	if [ -n "${MFLOW_NO_TRACE:-}" ]; then
+		echo "SKIP: $MFLOW_NO_TRACE"
+		return 4
+	fi
 	"$CTL" trace --hex 8 --count 8 --timeout 120 0 \
 		>"$WORK/trace.out" 2>"$WORK/trace.err" &
 	pid=$!
