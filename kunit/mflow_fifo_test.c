@@ -226,11 +226,11 @@ static void mflow_write_read_segments(struct kunit *test)
 	rv[2] = (struct kvec){ .iov_base = dst + 250, .iov_len = 50 };
 
 	iov_iter_kvec(&iter, ITER_SOURCE, wv, ARRAY_SIZE(wv), 300);
-	KUNIT_EXPECT_EQ(test, mflow_write(fix->ep[0], &iter, false), 300);
+	KUNIT_EXPECT_EQ(test, mflow_write(fix->ep[0], &iter, 0), 300);
 	KUNIT_EXPECT_EQ(test, mflow_readable(fix->ep[1]), 300);
 
 	iov_iter_kvec(&iter, ITER_DEST, rv, ARRAY_SIZE(rv), 300);
-	KUNIT_EXPECT_EQ(test, mflow_read(fix->ep[1], &iter, true), 300);
+	KUNIT_EXPECT_EQ(test, mflow_read(fix->ep[1], &iter, MFLOW_IO_NONBLOCK), 300);
 	KUNIT_EXPECT_EQ(test, mflow_pattern_check(dst, 300, 0), 300);
 }
 

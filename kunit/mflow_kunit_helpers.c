@@ -173,7 +173,7 @@ ssize_t mflow_kread(struct mflow_endpoint *ep, void *buf, size_t len,
 	struct iov_iter iter;
 
 	iov_iter_kvec(&iter, ITER_DEST, &kv, 1, len);
-	return mflow_read(ep, &iter, nonblock);
+	return mflow_read(ep, &iter, nonblock ? MFLOW_IO_NONBLOCK : 0);
 }
 
 /**
@@ -192,7 +192,7 @@ ssize_t mflow_kwrite(struct mflow_endpoint *ep, const void *buf, size_t len,
 	struct iov_iter iter;
 
 	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, len);
-	return mflow_write(ep, &iter, nonblock);
+	return mflow_write(ep, &iter, nonblock ? MFLOW_IO_NONBLOCK : 0);
 }
 
 /**

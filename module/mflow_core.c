@@ -38,6 +38,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cpumask.h>
 #include <linux/device.h>
 #include <linux/err.h>
 #include <linux/hrtimer.h>
@@ -46,6 +47,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -278,19 +280,47 @@ static void mflow_shut_rd(struct mflow_dir *d)
  * do): what poll reported stays true for its call (R11). Restartable, as
  * the waits for data or room are.
  */
-static int mflow_lock(struct mutex *lock)
+static int mflow_lock(struct mutex *lock, unsigned int flags)
 {
+	if (flags & MFLOW_IO_NOWAIT)
+		return mutex_trylock(lock) ? 0 : -EAGAIN;
 	return mutex_lock_interruptible(lock) ? -ERESTARTSYS : 0;
+}
+
+/*
+ * Busy polling (MFLOW_IOC_SET_BUSY_POLL): before a reader sleeps, spin up to
+ * @us microseconds for bytes or the end of the stream. Never on one CPU,
+ * where the peer could not run meanwhile; it stops as soon as another task
+ * wants this CPU or a signal is pending. Called without rd_lock. Return:
+ * true if the stream became readable.
+ */
+static bool mflow_busy_poll(struct mflow_dir *d, u32 us)
+{
+	u64 end;
+
+	if (!us || num_online_cpus() < 2)
+		return false;
+	end = local_clock() + (u64)us * NSEC_PER_USEC;
+	do {
+		if (mflow_can_read(d))
+			return true;
+		if (need_resched() || signal_pending(current))
+			return false;
+		cpu_relax();
+	} while (local_clock() < end);
+	return false;
 }
 
 /**
  * mflow_read() - read from an endpoint
  * @ep: the reading endpoint.
  * @to: where the bytes go; its count is the most to read.
- * @nonblock: fail with -EAGAIN instead of sleeping.
+ * @flags: %MFLOW_IO_NONBLOCK to fail with -EAGAIN instead of sleeping;
+ *	%MFLOW_IO_NOWAIT (IOCB_NOWAIT) not to wait for a lock either.
  *
  * Returns as soon as at least one byte is there (R2). Sleeps while the
- * stream is empty and the peer can still write (R3). Once the peer shut its
+ * stream is empty and the peer can still write (R3), after spinning for
+ * the endpoint's busy-poll time if it has one. Once the peer shut its
  * write side or detached, returns what is in flight, then 0 (R4).
  *
  * Return: bytes read, 0 at EOF or for an empty @to, -EAGAIN, -ERESTARTSYS
@@ -298,7 +328,7 @@ static int mflow_lock(struct mutex *lock)
  * consumed then).
  */
 ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
-		   bool nonblock)
+		   unsigned int flags)
 {
 	struct mflow_dir *d = ep->in;
 	struct mflow_trace_peek peek = { .len = 0 };
@@ -310,7 +340,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 
 	if (!want)
 		return 0;
-	ret = mflow_lock(&d->rd_lock);
+	ret = mflow_lock(&d->rd_lock, flags);
 	if (ret)
 		return ret;
 
@@ -332,7 +362,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		avail = mflow_used(d);
 		if (avail)
 			break;
-		if (nonblock) {
+		if (flags & (MFLOW_IO_NONBLOCK | MFLOW_IO_NOWAIT)) {
 			ret = -EAGAIN;
 			goto out_unlock;
 		}
@@ -344,10 +374,11 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		 * even with a signal pending, so a wakeup is never lost.
 		 */
 		mutex_unlock(&d->rd_lock);
-		if (wait_event_interruptible_exclusive(d->rd_wait,
+		if (!mflow_busy_poll(d, READ_ONCE(ep->busy_poll_us)) &&
+		    wait_event_interruptible_exclusive(d->rd_wait,
 						       mflow_can_read(d)))
 			return -ERESTARTSYS;
-		ret = mflow_lock(&d->rd_lock);
+		ret = mflow_lock(&d->rd_lock, 0);
 		if (ret)
 			return ret;
 		woken = true;
@@ -442,7 +473,8 @@ static int mflow_wait_turn(struct mflow_dir *d)
  * mflow_write() - write to an endpoint
  * @ep: the writing endpoint.
  * @from: the bytes to write.
- * @nonblock: fail with -EAGAIN instead of sleeping.
+ * @flags: %MFLOW_IO_NONBLOCK to fail with -EAGAIN instead of sleeping;
+ *	%MFLOW_IO_NOWAIT (IOCB_NOWAIT) not to wait for a lock either.
  *
  * A blocking write moves the whole of @from, sleeping for room, and no other
  * write on the same endpoint interleaves with it (R5, R6): before it first
@@ -459,8 +491,9 @@ static int mflow_wait_turn(struct mflow_dir *d)
  * none was.
  */
 ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
-		    bool nonblock)
+		    unsigned int flags)
 {
+	bool nonblock = flags & (MFLOW_IO_NONBLOCK | MFLOW_IO_NOWAIT);
 	struct mflow_dir *d = ep->out;
 	struct mflow_trace_peek peek = { .len = 0 };
 	size_t total = iov_iter_count(from);
@@ -471,7 +504,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 
 	if (!total)
 		return 0;
-	ret = mflow_lock(&d->wr_lock);
+	ret = mflow_lock(&d->wr_lock, flags);
 	if (ret)
 		return ret;
 	mflow_trace_peek_iter(&peek, from);
@@ -494,7 +527,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			mutex_unlock(&d->wr_lock);
 			ret = mflow_wait_turn(d);
 			if (!ret)
-				ret = mflow_lock(&d->wr_lock);
+				ret = mflow_lock(&d->wr_lock, 0);
 			if (ret)
 				return ret;
 			continue;
@@ -808,6 +841,7 @@ static void mflow_reset(struct mflow_console *con)
 		ep->attached = false;
 		ep->used = false;
 		WRITE_ONCE(ep->nosigpipe, false);
+		WRITE_ONCE(ep->busy_poll_us, 0);
 		/* sysfs reads the counters locklessly. */
 		WRITE_ONCE(ep->read_bytes, 0);
 		WRITE_ONCE(ep->read_ops, 0);

@@ -79,12 +79,14 @@ struct mflow_dir {
  * @attached: a file (or in-kernel user) holds this endpoint now.
  * @used: the endpoint attached during this connection; it may not again.
  * @nosigpipe: EPIPE without SIGPIPE (%MFLOW_OPT_NOSIGPIPE).
+ * @busy_poll_us: microseconds a blocking read spins before it sleeps
+ *	(%MFLOW_IOC_SET_BUSY_POLL), 0 for none.
  * @read_bytes: bytes read, updated under @in->rd_lock.
  * @read_ops: reads that returned data, under @in->rd_lock.
  * @write_bytes: bytes written, under @out->wr_lock.
  * @write_ops: writes that moved data, under @out->wr_lock.
  *
- * The counters, @nosigpipe and the console's @connection and @start are
+ * The counters, @nosigpipe, @busy_poll_us and the console's @connection and @start are
  * read without a lock (stats, sysfs), so they are written with
  * WRITE_ONCE() and read with READ_ONCE().
  */
@@ -96,6 +98,7 @@ struct mflow_endpoint {
 	bool attached;
 	bool used;
 	bool nosigpipe;
+	u32 busy_poll_us;
 	u64 read_bytes;
 	u64 read_ops;
 	u64 write_bytes;
@@ -153,10 +156,14 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 				    unsigned int flags);
 void mflow_detach(struct mflow_endpoint *ep);
 
+/* mflow_read() and mflow_write() flags */
+#define MFLOW_IO_NONBLOCK	BIT(0)	/* -EAGAIN instead of sleeping */
+#define MFLOW_IO_NOWAIT		BIT(1)	/* nor waiting for a lock */
+
 ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
-		   bool nonblock);
+		   unsigned int flags);
 ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
-		    bool nonblock);
+		    unsigned int flags);
 int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how);
 int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock);
 __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,

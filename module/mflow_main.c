@@ -49,9 +49,16 @@ MODULE_PARM_DESC(fifo_size,
 static dev_t mflow_devt;
 static struct cdev mflow_cdev;
 
-static bool mflow_nonblock(struct file *file, int ki_flags)
+/* O_NONBLOCK fails instead of sleeping; IOCB_NOWAIT waits for no lock. */
+static unsigned int mflow_io_flags(struct kiocb *iocb)
 {
-	return (file->f_flags & O_NONBLOCK) || (ki_flags & IOCB_NOWAIT);
+	unsigned int flags = 0;
+
+	if (iocb->ki_filp->f_flags & O_NONBLOCK)
+		flags |= MFLOW_IO_NONBLOCK;
+	if (iocb->ki_flags & IOCB_NOWAIT)
+		flags |= MFLOW_IO_NOWAIT;
+	return flags;
 }
 
 static int mflow_open(struct inode *inode, struct file *file)
@@ -89,6 +96,11 @@ static int mflow_open(struct inode *inode, struct file *file)
 		return PTR_ERR(ep);
 	}
 	file->private_data = ep;
+	/*
+	 * Reads and writes honour IOCB_NOWAIT (RWF_NOWAIT): io_uring tries
+	 * them inline and waits in poll, not in a worker thread.
+	 */
+	file->f_mode |= FMODE_NOWAIT;
 	return stream_open(inode, file);
 }
 
@@ -104,19 +116,16 @@ static int mflow_release(struct inode *inode, struct file *file)
 
 static ssize_t mflow_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct file *file = iocb->ki_filp;
-
-	return mflow_read(file->private_data, to,
-			  mflow_nonblock(file, iocb->ki_flags));
+	return mflow_read(iocb->ki_filp->private_data, to,
+			  mflow_io_flags(iocb));
 }
 
 static ssize_t mflow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct file *file = iocb->ki_filp;
-	struct mflow_endpoint *ep = file->private_data;
+	struct mflow_endpoint *ep = iocb->ki_filp->private_data;
 	ssize_t ret;
 
-	ret = mflow_write(ep, from, mflow_nonblock(file, iocb->ki_flags));
+	ret = mflow_write(ep, from, mflow_io_flags(iocb));
 	if (ret == -EPIPE && !READ_ONCE(ep->nosigpipe))
 		send_sig(SIGPIPE, current, 0);
 	return ret;
@@ -180,6 +189,16 @@ static long mflow_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			return -EINVAL;
 		WRITE_ONCE(ep->nosigpipe, !!(val & MFLOW_OPT_NOSIGPIPE));
 		return 0;
+	case MFLOW_IOC_GET_BUSY_POLL:
+		return put_user(READ_ONCE(ep->busy_poll_us),
+				(u32 __user *)argp);
+	case MFLOW_IOC_SET_BUSY_POLL:
+		if (get_user(val, (u32 __user *)argp))
+			return -EFAULT;
+		if (val > MFLOW_BUSY_POLL_MAX)
+			return -EINVAL;
+		WRITE_ONCE(ep->busy_poll_us, val);
+		return 0;
 	default:
 		return -ENOTTY;
 	}
@@ -198,6 +217,7 @@ static void mflow_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "mflow-flags:\t%#x\n", info.flags);
 	seq_printf(m, "mflow-inq:\t%u\n", mflow_readable(ep));
 	seq_printf(m, "mflow-outq:\t%u\n", mflow_outq(ep));
+	seq_printf(m, "mflow-busy-poll-us:\t%u\n", READ_ONCE(ep->busy_poll_us));
 }
 
 static const struct file_operations mflow_fops = {

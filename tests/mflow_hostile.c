@@ -4,8 +4,11 @@
  * (splice, sendfile, tee, vmsplice, mmap, O_APPEND; each works by the
  * contract or fails with a documented error, and the stream is intact
  * afterwards), SIGKILL of tasks blocked in every kind of wait (R3, R5, R9,
- * R10), and a crowd of blocked tasks woken by the peer's detach (R10).
+ * R10), io_uring reads left pending, cancelled or abandoned with the ring
+ * (R2, R3), and a crowd of blocked tasks woken by the peer's detach (R10).
  */
+#include <limits.h>
+#include <liburing.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
@@ -260,6 +263,109 @@ TEST_F(mflow_hostile, R9_sigkill_blocked_closer)
 	EXPECT_EQ('k', c);
 	EXPECT_EQ(0, close_wait(self->fd[1]));
 	EXPECT_EQ(0, close_wait(self->fd[0]));
+}
+
+/* ---- io_uring ---- */
+
+/* The one completion on @ring, waited for up to 10 s; its result. */
+static int uring_result(struct __test_metadata *_metadata,
+			struct io_uring *ring)
+{
+	struct __kernel_timespec ts = { .tv_sec = 10 };
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (io_uring_wait_cqe_timeout(ring, &cqe, &ts)) {
+		TH_LOG("no io_uring completion within 10 s");
+		return INT_MIN;
+	}
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+/* A read queued on the empty stream: @ring set up, the read submitted. */
+static void uring_read_pending(struct __test_metadata *_metadata,
+			       struct io_uring *ring, int fd, void *buf,
+			       unsigned int len)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+
+	ASSERT_EQ(0, io_uring_queue_init(4, ring, 0));
+	sqe = io_uring_get_sqe(ring);
+	ASSERT_NE(NULL, sqe);
+	io_uring_prep_read(sqe, fd, buf, len, -1);
+	io_uring_sqe_set_data64(sqe, 1);
+	ASSERT_EQ(1, io_uring_submit(ring));
+	/* Nothing was written: the read cannot have completed. */
+	EXPECT_EQ(-EAGAIN, io_uring_peek_cqe(ring, &cqe));
+}
+
+/* An io_uring read on the empty stream completes with the first bytes. */
+TEST_F(mflow_hostile, R2_R3_io_uring_read_waits_for_data)
+{
+	struct io_uring ring;
+	char buf[64] = {};
+
+	uring_read_pending(_metadata, &ring, self->fd[1], buf, sizeof(buf));
+	ASSERT_EQ(5, write(self->fd[0], "hello", 5));
+	EXPECT_EQ(5, uring_result(_metadata, &ring));
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	EXPECT_EQ(0, fionread(self->fd[1]));
+	io_uring_queue_exit(&ring);
+	roundtrip(_metadata, self->fd, 0, 3000);
+}
+
+/* A pending io_uring read cancelled takes no byte of what comes later. */
+TEST_F(mflow_hostile, R3_io_uring_cancelled_read_takes_nothing)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	char buf[64];
+	int i, res, got = 0;
+
+	uring_read_pending(_metadata, &ring, self->fd[1], buf, sizeof(buf));
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	io_uring_prep_cancel64(sqe, 1, 0);
+	io_uring_sqe_set_data64(sqe, 2);
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	/* Two completions: the cancel's and the read's, in either order. */
+	for (i = 0; i < 2; i++) {
+		struct __kernel_timespec ts = { .tv_sec = 10 };
+		struct io_uring_cqe *cqe;
+
+		ASSERT_EQ(0, io_uring_wait_cqe_timeout(&ring, &cqe, &ts));
+		res = cqe->res;
+		if (io_uring_cqe_get_data64(cqe) == 1) {
+			/* Cancelled from a poll wait or an io-wq worker. */
+			EXPECT_TRUE(res == -ECANCELED || res == -EINTR)
+				TH_LOG("read completed with %d", res);
+			got++;
+		} else {
+			EXPECT_EQ(0, res);
+		}
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	EXPECT_EQ(1, got);
+	roundtrip(_metadata, self->fd, 0, 3000);
+	io_uring_queue_exit(&ring);
+}
+
+/*
+ * The ring is torn down with a read pending on the stream: the read is
+ * cancelled with it, and the next bytes go to the next reader.
+ */
+TEST_F(mflow_hostile, R3_io_uring_ring_exit_with_read_pending)
+{
+	struct io_uring ring;
+	char buf[64];
+
+	uring_read_pending(_metadata, &ring, self->fd[1], buf, sizeof(buf));
+	io_uring_queue_exit(&ring);
+	roundtrip(_metadata, self->fd, 0, 3000);
+	EXPECT_EQ(MFLOW_INFO_PEER_ATTACHED, info_flags(self->fd[1]));
 }
 
 /* ---- a crowd woken by the peer's detach ---- */

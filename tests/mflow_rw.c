@@ -536,6 +536,84 @@ TEST_F(mflow_rw, R3_nonblock_read_eagain)
 }
 
 /*
+ * preadv2(RWF_NOWAIT), the flag io_uring uses to try a read inline, is
+ * taken: EAGAIN while empty, the bytes once there, and the file stays a
+ * blocking one.
+ */
+TEST_F(mflow_rw, R3_rwf_nowait_read_eagain_then_data)
+{
+	char buf[8] = {};
+	struct iovec iov = { buf, sizeof(buf) };
+
+	EXPECT_EQ(-1, preadv2(self->fd[1], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(2, write(self->fd[0], "ab", 2));
+	EXPECT_EQ(2, preadv2(self->fd[1], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(0, memcmp(buf, "ab", 2));
+	EXPECT_EQ(-1, preadv2(self->fd[1], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, fcntl(self->fd[1], F_GETFL) & O_NONBLOCK);
+	/* At EOF it returns 0, as a blocking read would. */
+	ASSERT_EQ(0, shut(self->fd[0], MFLOW_SHUT_WR));
+	EXPECT_EQ(0, preadv2(self->fd[1], &iov, 1, -1, RWF_NOWAIT));
+}
+
+/*
+ * Busy polling (MFLOW_IOC_SET_BUSY_POLL) keeps R2 to R4: one-byte round
+ * trips between two busy-polling endpoints carry every byte in order, and
+ * EOF reaches a reader that spins.
+ */
+TEST_F(mflow_rw, R2_R4_busy_polling_round_trips_and_eof)
+{
+	const int rounds = 2000;
+	uint8_t c;
+	pid_t pid;
+	int i;
+
+	ASSERT_EQ(0, set_busy_poll(self->fd[0], 200));
+	ASSERT_EQ(0, set_busy_poll(self->fd[1], 200));
+	pid = spawn_keeping(self->fd, 1);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (i = 0; i < rounds; i++) {
+			CHILD_CHECK(read(self->fd[1], &c, 1) == 1);
+			CHILD_CHECK(c == (uint8_t)i);
+			c++;
+			CHILD_CHECK(write(self->fd[1], &c, 1) == 1);
+		}
+		CHILD_CHECK(read(self->fd[1], &c, 1) == 0);
+		_exit(0);
+	}
+	for (i = 0; i < rounds; i++) {
+		c = i;
+		ASSERT_EQ(1, write(self->fd[0], &c, 1));
+		ASSERT_EQ(1, read(self->fd[0], &c, 1));
+		ASSERT_EQ((uint8_t)(i + 1), c);
+	}
+	ASSERT_EQ(0, shut(self->fd[0], MFLOW_SHUT_WR));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+/* A busy-polling reader with nothing to read ends up asleep (R3). */
+TEST_F(mflow_rw, R3_busy_polling_reader_sleeps_then_wakes)
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, set_busy_poll(self->fd[1], MFLOW_BUSY_POLL_MAX));
+	pid = spawn_keeping(self->fd, 1);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char c;
+
+		CHILD_CHECK(read(self->fd[1], &c, 1) == 1 && c == 'z');
+		_exit(0);
+	}
+	ASSERT_TRUE(wait_blocked(pid));
+	ASSERT_EQ(1, write(self->fd[0], "z", 1));
+	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+/*
  * Signals keep interrupting a reader while a helper trickles bytes in:
  * reads fail with EINTR, and every byte still arrives once, in order.
  */
@@ -772,6 +850,31 @@ TEST_F(mflow_rw, R6_nonblock_small_write_all_or_eagain)
 	EXPECT_EQ(before, fionread(self->fd[1]));
 	EXPECT_EQ(100, write(self->fd[0], buf, 100));
 	EXPECT_EQ((long)self->fifo, fionread(self->fd[1]));
+}
+
+/*
+ * pwritev2(RWF_NOWAIT) is a non-blocking write: up to PIPE_BUF bytes go
+ * in whole or fail with EAGAIN and move nothing.
+ */
+TEST_F(mflow_rw, R6_rwf_nowait_small_write_all_or_eagain)
+{
+	static uint8_t buf[MFLOW_PIPE_BUF];
+	struct iovec iov = { buf, 1 };
+	long before;
+
+	ASSERT_EQ(self->fifo, fill_fifo(self->fd[0], 0));
+	EXPECT_EQ(-1, pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(100, read(self->fd[1], buf, 100));
+	before = fionread(self->fd[1]);
+	iov.iov_len = 101;
+	EXPECT_EQ(-1, pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(before, fionread(self->fd[1]));
+	iov.iov_len = 100;
+	EXPECT_EQ(100, pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ((long)self->fifo, fionread(self->fd[1]));
+	EXPECT_EQ(0, fcntl(self->fd[0], F_GETFL) & O_NONBLOCK);
 }
 
 /* A larger non-blocking write may stop early, and says how far it got. */

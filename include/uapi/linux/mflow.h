@@ -105,6 +105,18 @@ struct mflow_stats {
 #define MFLOW_IOC_STATS		_IOR(MFLOW_IOC_MAGIC, 5, struct mflow_stats)
 #define MFLOW_IOC_GET_OPTS	_IOR(MFLOW_IOC_MAGIC, 6, __u32)
 #define MFLOW_IOC_SET_OPTS	_IOW(MFLOW_IOC_MAGIC, 7, __u32)
+/*
+ * Busy polling, per endpoint, off (0) by default and at every new
+ * connection: a blocking read that finds the stream empty first spins up
+ * to this many microseconds for the peer's bytes before it sleeps, trading
+ * a busy CPU for a shorter wakeup, as SO_BUSY_POLL does for sockets. It
+ * never spins on a machine with one CPU online, and stops at once when
+ * another task wants the CPU or a signal is pending. At most
+ * MFLOW_BUSY_POLL_MAX; larger is EINVAL.
+ */
+#define MFLOW_BUSY_POLL_MAX	10000
+#define MFLOW_IOC_GET_BUSY_POLL	_IOR(MFLOW_IOC_MAGIC, 8, __u32)
+#define MFLOW_IOC_SET_BUSY_POLL	_IOW(MFLOW_IOC_MAGIC, 9, __u32)
 
 /*
  * The control device, /dev/mflow-control: creates, removes and describes
