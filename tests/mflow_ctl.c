@@ -123,21 +123,9 @@ static int open_node(int index, int flags)
 static int sysfs_read(int index, const char *attr, char *buf, size_t len)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), SYS_CLASS "/mflow%d/%s", index, attr);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	return 0;
+	return read_text(path, buf, len, true);
 }
 
 static long env_long(const char *name, long def)

@@ -71,21 +71,10 @@ static struct {
 	char fifo_size[16];
 } fi;
 
+/* A one-line file (a module parameter, fail-nth) without its newline. */
 static int read_str(const char *path, char *buf, size_t len)
 {
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
+	return read_text(path, buf, len, true);
 }
 
 static int write_str(const char *path, const char *val)

@@ -134,22 +134,22 @@ static void *traffic_read(void *arg)
 	return NULL;
 }
 
-/* "mflow-inq" or "mflow-outq" of /proc/self/fdinfo/<fd>, or -1. */
-static long fdinfo_num(int fd, const char *key)
+/* /proc/self/fdinfo/<fd> into @buf. */
+static int fdinfo(int fd, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	return read_text(path, buf, len, false);
+}
+
+/* A number ("mflow-inq", "mflow-outq"...) of the fd's fdinfo, or -1. */
+static long fdinfo_num(int fd, const char *key)
+{
+	char buf[1024], *p;
+
+	if (fdinfo(fd, buf, sizeof(buf)))
 		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	p = strstr(buf, key);
 	if (!p || p[strlen(key)] != ':')
 		return -1;
@@ -237,20 +237,12 @@ TEST_F(mflow_ioctl, R13_info_fields)
 /* /proc/self/fdinfo names the console, the endpoint and the queues. */
 TEST_F(mflow_ioctl, R13_fdinfo_names_console_and_endpoint)
 {
-	char path[64], buf[1024], want[64];
+	char buf[1024], want[64];
 	struct mflow_info info;
-	ssize_t n;
-	int fd;
 
 	ASSERT_EQ(0, mflow_info(self->fd[1], &info));
 	ASSERT_EQ(3, write(self->fd[0], "abc", 3));
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", self->fd[1]);
-	fd = open(path, O_RDONLY);
-	ASSERT_LE(0, fd);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	ASSERT_LT(0, n);
-	buf[n] = '\0';
+	ASSERT_EQ(0, fdinfo(self->fd[1], buf, sizeof(buf)));
 	snprintf(want, sizeof(want), "mflow-console:\t%u\n", info.console);
 	EXPECT_NE(NULL, strstr(buf, want));
 	EXPECT_NE(NULL, strstr(buf, "mflow-endpoint:\t1\n"));
@@ -400,7 +392,8 @@ TEST_F(mflow_ioctl, R14_bad_pointer_efault_changes_nothing)
 	const unsigned long cmds[] = {
 		MFLOW_IOC_SHUTDOWN, MFLOW_IOC_CLOSE, MFLOW_IOC_OUTQ,
 		MFLOW_IOC_INFO, MFLOW_IOC_STATS, MFLOW_IOC_GET_OPTS,
-		MFLOW_IOC_SET_OPTS, FIONREAD,
+		MFLOW_IOC_SET_OPTS, MFLOW_IOC_GET_BUSY_POLL,
+		MFLOW_IOC_SET_BUSY_POLL, FIONREAD,
 	};
 	void *const bad[] = { (void *)1, (void *)-4096L };
 	unsigned int i, j;
@@ -420,8 +413,45 @@ TEST_F(mflow_ioctl, R14_bad_pointer_efault_changes_nothing)
 	EXPECT_EQ(MFLOW_INFO_PEER_ATTACHED, info_flags(self->fd[1]));
 	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_GET_OPTS, &opts));
 	EXPECT_EQ(0U, opts);
+	EXPECT_EQ(0U, busy_poll(self->fd[0]));
 	EXPECT_EQ(3, fionread(self->fd[0]));
 	EXPECT_EQ(1, write(self->fd[0], "x", 1));
+}
+
+/*
+ * The busy-poll time: 0 at connection start, set per endpoint up to
+ * MFLOW_BUSY_POLL_MAX, shown in fdinfo; a larger value is refused and
+ * changes nothing; a new connection starts at 0 again.
+ */
+TEST_F(mflow_ioctl, R14_busy_poll_range_per_endpoint)
+{
+	static const __u32 bad[] = { MFLOW_BUSY_POLL_MAX + 1, 1U << 31, ~0U };
+	unsigned int i;
+	__u32 us;
+
+	EXPECT_EQ(0U, busy_poll(self->fd[0]));
+	us = 50;
+	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_SET_BUSY_POLL, &us));
+	EXPECT_EQ(50U, busy_poll(self->fd[0]));
+	EXPECT_EQ(0U, busy_poll(self->fd[1]));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-1, ioctl(self->fd[0], MFLOW_IOC_SET_BUSY_POLL,
+				    &bad[i]));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	EXPECT_EQ(50U, busy_poll(self->fd[0]));
+	us = MFLOW_BUSY_POLL_MAX;
+	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_SET_BUSY_POLL, &us));
+	EXPECT_EQ((__u32)MFLOW_BUSY_POLL_MAX, busy_poll(self->fd[0]));
+	EXPECT_EQ(MFLOW_BUSY_POLL_MAX,
+		  fdinfo_num(self->fd[0], "mflow-busy-poll-us"));
+	EXPECT_EQ(0, fdinfo_num(self->fd[1], "mflow-busy-poll-us"));
+
+	close_fd(&self->fd[0]);
+	close_fd(&self->fd[1]);
+	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
+	EXPECT_EQ(0U, busy_poll(self->fd[0]));
+	EXPECT_EQ(0U, busy_poll(self->fd[1]));
 }
 
 TEST_F(mflow_ioctl, R14_set_opts_unknown_bits_einval)
@@ -583,6 +613,8 @@ TEST_F(mflow_ioctl, R14_ioctl_numbers_fixed)
 	EXPECT_EQ(0x8028e305UL, (unsigned long)MFLOW_IOC_STATS);
 	EXPECT_EQ(0x8004e306UL, (unsigned long)MFLOW_IOC_GET_OPTS);
 	EXPECT_EQ(0x4004e307UL, (unsigned long)MFLOW_IOC_SET_OPTS);
+	EXPECT_EQ(0x8004e308UL, (unsigned long)MFLOW_IOC_GET_BUSY_POLL);
+	EXPECT_EQ(0x4004e309UL, (unsigned long)MFLOW_IOC_SET_BUSY_POLL);
 }
 
 TEST_HARNESS_MAIN

@@ -131,6 +131,19 @@ static inline int set_opts(int fd, __u32 opts)
 	return ioctl(fd, MFLOW_IOC_SET_OPTS, &opts) ? -errno : 0;
 }
 
+/* The endpoint's busy-poll time in microseconds, or ~0U on error. */
+static inline __u32 busy_poll(int fd)
+{
+	__u32 us;
+
+	return ioctl(fd, MFLOW_IOC_GET_BUSY_POLL, &us) ? ~0U : us;
+}
+
+static inline int set_busy_poll(int fd, __u32 us)
+{
+	return ioctl(fd, MFLOW_IOC_SET_BUSY_POLL, &us) ? -errno : 0;
+}
+
 static inline int set_nonblock(int fd, bool on)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -170,6 +183,29 @@ static inline long pat_mismatch(const void *buf, uint64_t off, size_t len)
 }
 
 /* Read until @len bytes, EOF or an error; the bytes read, or -errno. */
+/*
+ * The text file @path into @buf: at most @len - 1 bytes, then a NUL; with
+ * @chomp a trailing newline is cut. Return: 0, or -errno.
+ */
+static inline int read_text(const char *path, char *buf, size_t len,
+			    bool chomp)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (chomp && n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return 0;
+}
+
 static inline ssize_t read_full(int fd, void *buf, size_t len)
 {
 	size_t got = 0;
