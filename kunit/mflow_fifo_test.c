@@ -266,6 +266,57 @@ static void mflow_write_nonblock_small(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mflow_pattern_check(dst, FIFO, 0), FIFO);
 }
 
+/* One mflow_read() or mflow_write() of @len bytes at @buf with @flags. */
+static ssize_t mflow_io(struct mflow_endpoint *ep, bool write, void *buf,
+			size_t len, unsigned int flags)
+{
+	struct kvec v = { .iov_base = buf, .iov_len = len };
+	struct iov_iter iter;
+
+	iov_iter_kvec(&iter, write ? ITER_SOURCE : ITER_DEST, &v, 1, len);
+	return write ? mflow_write(ep, &iter, flags) :
+		       mflow_read(ep, &iter, flags);
+}
+
+/*
+ * R3, R6: with MFLOW_IO_NOWAIT (IOCB_NOWAIT) neither a read nor a write
+ * waits for the direction's lock: -EAGAIN while another caller holds it,
+ * and nothing moves. A write moves all of its bytes or none, however many:
+ * one larger than PIPE_BUF that does not fit is -EAGAIN, not partial.
+ */
+static void mflow_nowait_lock_and_whole_write(struct kunit *test)
+{
+	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
+	struct mflow_endpoint *w = fix->ep[0], *r = fix->ep[1];
+	size_t big = PIPE_BUF + FIFO;
+	u8 *src = mflow_pattern_alloc(test, big);
+	u8 *dst = kunit_kzalloc(test, FIFO, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	mutex_lock(&w->out->wr_lock);
+	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, 10, MFLOW_IO_NOWAIT),
+			-EAGAIN);
+	mutex_unlock(&w->out->wr_lock);
+	KUNIT_EXPECT_EQ(test, mflow_readable(r), 0);
+
+	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, big, MFLOW_IO_NOWAIT),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, mflow_readable(r), 0);
+	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, FIFO, MFLOW_IO_NOWAIT),
+			FIFO);
+
+	mutex_lock(&r->in->rd_lock);
+	KUNIT_EXPECT_EQ(test, mflow_io(r, false, dst, FIFO, MFLOW_IO_NOWAIT),
+			-EAGAIN);
+	mutex_unlock(&r->in->rd_lock);
+	KUNIT_EXPECT_EQ(test, mflow_readable(r), FIFO);
+	KUNIT_EXPECT_EQ(test, mflow_io(r, false, dst, FIFO, MFLOW_IO_NOWAIT),
+			FIFO);
+	KUNIT_EXPECT_EQ(test, mflow_pattern_check(dst, FIFO, 0), FIFO);
+	KUNIT_EXPECT_EQ(test, mflow_io(r, false, dst, FIFO, MFLOW_IO_NOWAIT),
+			-EAGAIN);
+}
+
 /*
  * R6: with nonblock, a write larger than PIPE_BUF may be partial: it moves
  * at most the room and returns that count; with no room it fails with
@@ -456,6 +507,7 @@ static struct kunit_case mflow_fifo_cases[] = {
 	KUNIT_CASE(mflow_write_read_segments),
 	KUNIT_CASE(mflow_write_nonblock_small),
 	KUNIT_CASE(mflow_write_nonblock_large),
+	KUNIT_CASE(mflow_nowait_lock_and_whole_write),
 	KUNIT_CASE(mflow_readable_outq_counts),
 	KUNIT_CASE(mflow_get_stats_counts),
 	KUNIT_CASE(mflow_indices_wrap_past_2_32),

@@ -482,7 +482,9 @@ static int mflow_wait_turn(struct mflow_dir *d)
  * Other writers wait for their turn meanwhile; non-blocking ones fail with
  * -EAGAIN, and poll does not report EPOLLOUT (R11). A non-blocking write of
  * at most PIPE_BUF bytes moves all or nothing; a larger one moves what
- * fits. Once the local write side is shut or the peer can no longer
+ * fits. With %MFLOW_IO_NOWAIT every write moves all or nothing: io_uring
+ * retries -EAGAIN where it may block, and the write is whole there, but it
+ * would complete a short one as it is. Once the local write side is shut or the peer can no longer
  * read, it fails with -EPIPE (R7); the caller raises SIGPIPE. A write cut
  * short by a signal, a fault or the peer going away returns the bytes it
  * moved.
@@ -494,6 +496,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		    unsigned int flags)
 {
 	bool nonblock = flags & (MFLOW_IO_NONBLOCK | MFLOW_IO_NOWAIT);
+	bool whole = flags & MFLOW_IO_NOWAIT;
 	struct mflow_dir *d = ep->out;
 	struct mflow_trace_peek peek = { .len = 0 };
 	size_t total = iov_iter_count(from);
@@ -533,7 +536,8 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			continue;
 		}
 		room = mflow_room(d);
-		if (nonblock && (!room || (left <= PIPE_BUF && room < left))) {
+		if (nonblock && (!room ||
+				 ((left <= PIPE_BUF || whole) && room < left))) {
 			ret = -EAGAIN;
 			break;
 		}

@@ -158,7 +158,7 @@ void mflow_detach(struct mflow_endpoint *ep);
 
 /* mflow_read() and mflow_write() flags */
 #define MFLOW_IO_NONBLOCK	BIT(0)	/* -EAGAIN instead of sleeping */
-#define MFLOW_IO_NOWAIT		BIT(1)	/* nor waiting for a lock */
+#define MFLOW_IO_NOWAIT		BIT(1)	/* nor for a lock; writes whole or not */
 
 ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		   unsigned int flags);

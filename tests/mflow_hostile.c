@@ -368,6 +368,41 @@ TEST_F(mflow_hostile, R3_io_uring_ring_exit_with_read_pending)
 	EXPECT_EQ(MFLOW_INFO_PEER_ATTACHED, info_flags(self->fd[1]));
 }
 
+/*
+ * An io_uring write larger than the fifo, on a blocking fd, moves the
+ * whole buffer in one completion, as write(2) does (R5), while another
+ * process drains the stream: io_uring's inline try must not turn it into
+ * a short write.
+ */
+TEST_F(mflow_hostile, R5_io_uring_write_larger_than_fifo_is_whole)
+{
+	size_t len = 2 * (size_t)self->fifo + 3 * 4096 + 5;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	uint8_t *buf;
+	pid_t pid;
+
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	pat_fill(buf, 0, len);
+	pid = spawn_keeping(self->fd, 1);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		CHILD_CHECK(drain_pat(self->fd[1], 0, len) == 0);
+		_exit(0);
+	}
+	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	io_uring_prep_write(sqe, self->fd[0], buf, len, -1);
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	EXPECT_EQ((int)len, uring_result(_metadata, &ring));
+	io_uring_queue_exit(&ring);
+	EXPECT_EQ(0, reap(pid, 10000));
+	EXPECT_EQ(0, outq(self->fd[0]));
+	free(buf);
+}
+
 /* ---- a crowd woken by the peer's detach ---- */
 
 #define CROWD	100

@@ -877,6 +877,30 @@ TEST_F(mflow_rw, R6_rwf_nowait_small_write_all_or_eagain)
 	EXPECT_EQ(0, fcntl(self->fd[0], F_GETFL) & O_NONBLOCK);
 }
 
+/*
+ * Larger ones too, unlike O_NONBLOCK: io_uring retries an EAGAIN in a
+ * blocking context, where the write is whole, but keeps a short count.
+ */
+TEST_F(mflow_rw, R5_R6_rwf_nowait_large_write_all_or_eagain)
+{
+	size_t len = (size_t)self->fifo + 1;
+	struct iovec iov;
+	uint8_t *buf;
+
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	pat_fill(buf, 0, len);
+	iov = (struct iovec){ buf, len };
+	EXPECT_EQ(-1, pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, fionread(self->fd[1]));
+	iov.iov_len = self->fifo;
+	EXPECT_EQ((ssize_t)self->fifo,
+		  pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(0, drain_pat(self->fd[1], 0, self->fifo));
+	free(buf);
+}
+
 /* A larger non-blocking write may stop early, and says how far it got. */
 TEST_F(mflow_rw, R6_nonblock_large_write_may_be_partial)
 {
