@@ -173,8 +173,9 @@ apt_installs_the_packages() {
 		"$WORK/apt.log" | head -n 30
 	dkms status -m $MOD | grep -q "$KVER.*installed" ||
 		fail "dkms status: $(dkms status -m $MOD)" || return
-	[ "$(command -v mflowctl)" = /usr/bin/mflowctl ] ||
-		fail "mflowctl not on PATH" || return
+	# /bin is /usr/bin on a merged-/usr system, and may come first.
+	[ "$(readlink -f "$(command -v mflowctl)")" = /usr/bin/mflowctl ] ||
+		fail "mflowctl not on PATH: $(command -v mflowctl)" || return
 	getent group mflow || fail "no group mflow" || return
 	modprobe $MOD || fail "modprobe $MOD" || return
 	udevadm settle
