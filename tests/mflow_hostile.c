@@ -382,9 +382,8 @@ TEST_F(mflow_hostile, R5_io_uring_write_larger_than_fifo_is_whole)
 	uint8_t *buf;
 	pid_t pid;
 
-	buf = malloc(len);
+	buf = pat_alloc(0, len);
 	ASSERT_NE(NULL, buf);
-	pat_fill(buf, 0, len);
 	pid = spawn_keeping(self->fd, 1);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {

@@ -502,19 +502,27 @@ TEST_F(mflow_rw, R2_blocked_read_returns_first_bytes)
 
 /* ---- R3: blocking ---- */
 
+/* A helper keeping endpoint 1 whose one read must return "z". */
+static pid_t spawn_reader_of_z(int fd[2])
+{
+	pid_t pid = spawn_keeping(fd, 1);
+
+	if (pid == 0) {
+		char c;
+
+		CHILD_CHECK(read(fd[1], &c, 1) == 1 && c == 'z');
+		_exit(0);
+	}
+	return pid;
+}
+
 /* An empty stream blocks the reader until a byte comes. */
 TEST_F(mflow_rw, R3_read_blocks_while_empty)
 {
 	pid_t pid;
 
-	pid = spawn_keeping(self->fd, 1);
+	pid = spawn_reader_of_z(self->fd);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		char c;
-
-		CHILD_CHECK(read(self->fd[1], &c, 1) == 1 && c == 'z');
-		_exit(0);
-	}
 	ASSERT_TRUE(wait_blocked(pid));
 	sleep_ms(200);
 	ASSERT_EQ(0, waitpid(pid, NULL, WNOHANG));
@@ -600,14 +608,8 @@ TEST_F(mflow_rw, R3_busy_polling_reader_sleeps_then_wakes)
 	pid_t pid;
 
 	ASSERT_EQ(0, set_busy_poll(self->fd[1], MFLOW_BUSY_POLL_MAX));
-	pid = spawn_keeping(self->fd, 1);
+	pid = spawn_reader_of_z(self->fd);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		char c;
-
-		CHILD_CHECK(read(self->fd[1], &c, 1) == 1 && c == 'z');
-		_exit(0);
-	}
 	ASSERT_TRUE(wait_blocked(pid));
 	ASSERT_EQ(1, write(self->fd[0], "z", 1));
 	EXPECT_EQ(0, reap(pid, 10000));
@@ -887,9 +889,8 @@ TEST_F(mflow_rw, R5_R6_rwf_nowait_large_write_all_or_eagain)
 	struct iovec iov;
 	uint8_t *buf;
 
-	buf = malloc(len);
+	buf = pat_alloc(0, len);
 	ASSERT_NE(NULL, buf);
-	pat_fill(buf, 0, len);
 	iov = (struct iovec){ buf, len };
 	EXPECT_EQ(-1, pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);

@@ -9,7 +9,8 @@
  * lone writer whose records (up to 4 times the fifo) go out in calls of
  * 1 byte and up, and signals landing on blocked readers and writers with
  * and without SA_RESTART (R3, R7: a cut write returns what it moved and
- * the writer sends the rest).
+ * the writer sends the rest). Four readers sharing one endpoint take
+ * every byte of a stream exactly once between them.
  *
  * Bounded by bytes (MFLOW_STRESS_MIB per direction, default 32) and by
  * time (writers start no new record after MFLOW_STRESS_SECS or
@@ -675,6 +676,161 @@ TEST_F(mflow_stress, R4_R5_R6_records_arrive_once_in_order_intact)
 		EXPECT_EQ(self->sh->bytes[1][0], st0.read_bytes);
 		EXPECT_EQ(self->sh->bytes[1][0], st1.write_bytes);
 	}
+}
+
+/*
+ * Several readers on one endpoint (R2, R4): four processes share the
+ * reading fd while one writer sends a stream in which every 8-byte word
+ * is its own offset, with writes of random whole words from 8 bytes to 4
+ * times the fifo. Reads ask for random whole words too, so each returns a
+ * run of consecutive words (the fifo only ever holds whole words); each
+ * reader checks its runs and logs where they start. At the end the runs,
+ * sorted, must tile the stream exactly: no byte lost, none read twice.
+ * Every reader then sees EOF. Bounded like the test above.
+ */
+#define NREADERS	4
+#define MAX_RUNS	(1 << 20)
+
+struct run {
+	uint64_t off;
+	uint64_t len;
+};
+
+struct runs_shared {
+	uint64_t nruns;
+	uint64_t bad;		/* a run whose words are not consecutive */
+	struct run run[MAX_RUNS];
+};
+
+FIXTURE(mflow_readers)
+{
+	int fd[2];
+	struct runs_shared *sh;
+};
+
+FIXTURE_SETUP(mflow_readers)
+{
+	char path[32];
+
+	mflow_path(path, sizeof(path), 0);
+	mflow_open_pair(_metadata, path, O_RDWR, O_RDWR, self->fd);
+	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->sh);
+}
+
+FIXTURE_TEARDOWN(mflow_readers)
+{
+	munmap(self->sh, sizeof(*self->sh));
+	close_fd(&self->fd[0]);
+	close_fd(&self->fd[1]);
+}
+
+static int cmp_run(const void *a, const void *b)
+{
+	const struct run *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* One of the readers: runs of words until EOF. */
+static void words_reader(int fd, struct runs_shared *sh, uint32_t seed)
+{
+	static uint64_t buf[(1 << 20) / 8];
+	uint32_t rnd = seed;
+	ssize_t n;
+	size_t i;
+
+	for (;;) {
+		size_t want = 8 * (1 + xorshift(&rnd) % (sizeof(buf) / 8));
+		uint64_t k;
+
+		n = read(fd, buf, want);
+		if (n <= 0)
+			break;
+		if (n % 8) {
+			__atomic_add_fetch(&sh->bad, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		for (i = 1; i < (size_t)n / 8; i++)
+			if (buf[i] != buf[0] + 8 * i)
+				break;
+		if (i != (size_t)n / 8)
+			__atomic_add_fetch(&sh->bad, 1, __ATOMIC_RELAXED);
+		k = __atomic_fetch_add(&sh->nruns, 1, __ATOMIC_RELAXED);
+		if (k < MAX_RUNS)
+			sh->run[k] = (struct run){ buf[0], n };
+	}
+	_exit(n == 0 ? 0 : n < 0 ? 100 + errno : 1);
+}
+
+TEST_F(mflow_readers, R2_R4_several_readers_take_each_byte_once)
+{
+	uint64_t budget = env_num("MFLOW_STRESS_MIB", 32) << 20;
+	uint64_t secs = env_num("STRESS_SECONDS",
+				env_num("MFLOW_STRESS_SECS", 8));
+	uint64_t min = env_num("MFLOW_STRESS_MIN_KIB", 4096) << 10;
+	unsigned int fifo = fifo_size(_metadata, self->fd[0]);
+	size_t maxw = 4 * (size_t)fifo < (4U << 20) ? 4 * (size_t)fifo :
+		      (4U << 20);
+	uint64_t off = 0, deadline, t0, i, n, at;
+	uint32_t seed, rnd;
+	pid_t pid[NREADERS];
+	uint64_t *buf;
+	int r;
+
+	seed = env_num("MFLOW_STRESS_SEED",
+		       (uint32_t)(now_ns() ^ getpid() << 16));
+	rnd = seed | 1;
+	TH_LOG("seed %u (MFLOW_STRESS_SEED=%u repeats it), fifo %u, %d readers",
+	       seed, seed, fifo, NREADERS);
+	if (min > budget)
+		min = budget;
+	buf = malloc(maxw);
+	ASSERT_NE(NULL, buf);
+	for (r = 0; r < NREADERS; r++) {
+		pid[r] = spawn();
+		ASSERT_LE(0, pid[r]);
+		if (pid[r] == 0) {
+			close_fd(&self->fd[0]);
+			words_reader(self->fd[1], self->sh, (seed + r) | 1);
+		}
+	}
+	/* The readers alone hold endpoint 1 now. */
+	close_fd(&self->fd[1]);
+	t0 = now_ns();
+	deadline = t0 + secs * 1000 * MSEC;
+	while (off < budget && now_ns() < deadline) {
+		size_t len = 8 * (1 + xorshift(&rnd) % (maxw / 8));
+
+		if (len > budget - off)
+			len = budget - off;
+		for (i = 0; i < len / 8; i++)
+			buf[i] = off + 8 * i;
+		ASSERT_EQ((ssize_t)len, write(self->fd[0], buf, len));
+		off += len;
+	}
+	ASSERT_EQ(0, shut(self->fd[0], MFLOW_SHUT_WR));
+	for (r = 0; r < NREADERS; r++) {
+		/* 100 + errno: the reader's last read failed. */
+		EXPECT_EQ(0, reap(pid[r], 60000)) TH_LOG("reader %d", r);
+	}
+	free(buf);
+
+	n = self->sh->nruns;
+	ASSERT_GE(MAX_RUNS, n);
+	EXPECT_EQ(0U, self->sh->bad);
+	qsort(self->sh->run, n, sizeof(self->sh->run[0]), cmp_run);
+	for (i = 0, at = 0; i < n; i++) {
+		ASSERT_EQ(at, self->sh->run[i].off) TH_LOG("run %llu of %llu",
+			(unsigned long long)i, (unsigned long long)n);
+		at += self->sh->run[i].len;
+	}
+	EXPECT_EQ(off, at);
+	EXPECT_LE(min, off);
+	TH_LOG("%llu bytes in %llu reads by %d readers, %.1f MB/s, lost: %lld",
+	       (unsigned long long)off, (unsigned long long)n, NREADERS,
+	       off * 1000.0 / (now_ns() - t0), (long long)(off - at));
 }
 
 /*

@@ -171,6 +171,16 @@ static inline void pat_fill(void *buf, uint64_t off, size_t len)
 }
 
 /* Index of the first byte of @buf that is not pat(@off...), or -1. */
+/* @len bytes of the pattern from offset @off, malloc()ed; NULL if not. */
+static inline uint8_t *pat_alloc(uint64_t off, size_t len)
+{
+	uint8_t *buf = malloc(len);
+
+	if (buf)
+		pat_fill(buf, off, len);
+	return buf;
+}
+
 static inline long pat_mismatch(const void *buf, uint64_t off, size_t len)
 {
 	const uint8_t *p = buf;
