@@ -226,13 +226,13 @@ static void mflow_wake_reader(struct mflow_dir *d)
 }
 
 /*
- * The writer of @d is done: the reader drains, then sees EOF. Only the
- * first shutdown wakes anyone: a repeated one (a retried close, a detach
- * after a shutdown) changes no state, and a wakeup would be a spurious
- * edge for edge-triggered epoll, which an event loop retrying its close
- * on every event would turn into a busy loop.
+ * The writer of @d is done: the reader drains, then sees EOF. Return: true
+ * for the first shutdown only. A repeated one (a retried close, a detach
+ * after a shutdown) changes no state and must wake nobody: a wakeup would
+ * be a spurious edge for edge-triggered epoll, which an event loop
+ * retrying its close on every event would turn into a busy loop.
  */
-static void mflow_shut_wr(struct mflow_console *con, struct mflow_dir *d)
+static bool mflow_mark_wr_shut(struct mflow_dir *d)
 {
 	bool was;
 
@@ -241,18 +241,14 @@ static void mflow_shut_wr(struct mflow_console *con, struct mflow_dir *d)
 	/* Pairs with the acquire in mflow_read(): the last bytes are seen. */
 	smp_store_release(&d->wr_shut, true);
 	spin_unlock(&d->lock);
-	if (was)
-		return;
-	wake_up_interruptible_all(&d->rd_wait);
-	wake_up_interruptible_all(&d->wr_wait);
-	wake_up_interruptible_all(&con->close_wait);
+	return !was;
 }
 
 /*
  * The reader of @d is done: bytes in flight are dropped, writes fail. As
- * for mflow_shut_wr(), only the first shutdown wakes anyone.
+ * for mflow_mark_wr_shut(), true for the first shutdown only.
  */
-static void mflow_shut_rd(struct mflow_dir *d)
+static bool mflow_mark_rd_shut(struct mflow_dir *d)
 {
 	bool was;
 
@@ -260,18 +256,39 @@ static void mflow_shut_rd(struct mflow_dir *d)
 	was = d->rd_shut;
 	WRITE_ONCE(d->rd_shut, true);
 	spin_unlock(&d->lock);
-	if (was)
-		return;
-	/*
-	 * A reader busy copying holds rd_lock: the next read drops what it
-	 * leaves (FIONREAD and OUTQ say 0 from now on).
-	 */
-	if (mutex_trylock(&d->rd_lock)) {
-		mflow_drop(d);
-		mutex_unlock(&d->rd_lock);
+	return !was;
+}
+
+/*
+ * mflow_shut() - shut @ep's read side (@rd) and write side (@wr)
+ *
+ * Both flags are set before anyone is woken, so that a peer woken by the
+ * first wakeup already sees the whole change: a detach is one edge with
+ * EPOLLIN, EPOLLRDHUP, EPOLLERR and EPOLLHUP together, not two.
+ */
+static void mflow_shut(struct mflow_endpoint *ep, bool rd, bool wr)
+{
+	struct mflow_dir *in = ep->in, *out = ep->out;
+	bool rd_first = rd && mflow_mark_rd_shut(in);
+	bool wr_first = wr && mflow_mark_wr_shut(out);
+
+	if (rd_first) {
+		/*
+		 * A reader busy copying holds rd_lock: the next read drops
+		 * what it leaves (FIONREAD and OUTQ say 0 from now on).
+		 */
+		if (mutex_trylock(&in->rd_lock)) {
+			mflow_drop(in);
+			mutex_unlock(&in->rd_lock);
+		}
+		wake_up_interruptible_all(&in->rd_wait);
+		wake_up_interruptible_all(&in->wr_wait);
 	}
-	wake_up_interruptible_all(&d->rd_wait);
-	wake_up_interruptible_all(&d->wr_wait);
+	if (wr_first) {
+		wake_up_interruptible_all(&out->rd_wait);
+		wake_up_interruptible_all(&out->wr_wait);
+		wake_up_interruptible_all(&ep->con->close_wait);
+	}
 }
 
 /*
@@ -604,10 +621,7 @@ int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
 	if (how > MFLOW_SHUT_RDWR)
 		return -EINVAL;
 	trace_mflow_shutdown(ep, how);
-	if (how != MFLOW_SHUT_WR)
-		mflow_shut_rd(ep->in);
-	if (how != MFLOW_SHUT_RD)
-		mflow_shut_wr(ep->con, ep->out);
+	mflow_shut(ep, how != MFLOW_SHUT_WR, how != MFLOW_SHUT_RD);
 	return 0;
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_shutdown);
@@ -639,7 +653,7 @@ int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 	int ret;
 
 	trace_mflow_close(ep, timeout_ns);
-	mflow_shut_wr(ep->con, ep->out);
+	mflow_shut(ep, false, true);
 	if (READ_ONCE(peer_out->wr_shut))
 		return 0;
 	if (nonblock)
@@ -655,7 +669,7 @@ int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 	for (;;) {
 		/*
 		 * The barrier in prepare_to_wait() orders queueing before the
-		 * test; mflow_shut_wr() sets wr_shut before the wake, which
+		 * test; mflow_shut() sets wr_shut before the wake, which
 		 * takes the same queue lock: no wakeup is lost.
 		 */
 		prepare_to_wait(wq, &wait, TASK_INTERRUPTIBLE);
@@ -923,10 +937,8 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 	ep->used = true;
 	ep->attached = true;
 	trace_mflow_attach(ep);
-	if (flags & MFLOW_ATTACH_NO_READ)
-		mflow_shut_rd(ep->in);
-	if (flags & MFLOW_ATTACH_NO_WRITE)
-		mflow_shut_wr(con, ep->out);
+	mflow_shut(ep, flags & MFLOW_ATTACH_NO_READ,
+		   flags & MFLOW_ATTACH_NO_WRITE);
 out_unlock:
 	dev = IS_ERR(ep) ? NULL : mflow_notify_get(con);
 	mutex_unlock(&con->lock);
@@ -952,8 +964,7 @@ void mflow_detach(struct mflow_endpoint *ep)
 
 	mutex_lock(&con->lock);
 	trace_mflow_detach(ep);
-	mflow_shut_wr(con, ep->out);
-	mflow_shut_rd(ep->in);
+	mflow_shut(ep, true, true);
 	ep->attached = false;
 	if (con->ep[1].used && !con->ep[0].attached && !con->ep[1].attached)
 		mflow_reset(con);
