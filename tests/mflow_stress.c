@@ -836,9 +836,9 @@ TEST_F(mflow_readers, R2_R4_several_readers_take_each_byte_once)
 /*
  * One connection carries more than 4 GiB, so the 32-bit ring indices wrap
  * at least once under real traffic (R2, R5): every 8-byte word is its own
- * stream offset, checked on arrival. Too slow for every run under
- * emulation: only with MFLOW_LONG_GIB set (the GiB to move, e.g. 5; give
- * the runner time too, MFLOW_TEST_TIMEOUT=900).
+ * stream offset, checked on arrival. MFLOW_LONG_GIB is the GiB to move
+ * (5 by default; 0 skips the case). Under emulation 5 GiB took 13 s on a
+ * stock 6.12 kernel and 36 s on the KASAN debug kernel.
  */
 FIXTURE(mflow_long)
 {
@@ -856,7 +856,7 @@ FIXTURE_TEARDOWN(mflow_long)
 
 TEST_F_TIMEOUT(mflow_long, R2_R5_stream_past_4_gib, 900)
 {
-	uint64_t gib = env_num("MFLOW_LONG_GIB", 0), total, off = 0, t0;
+	uint64_t gib = env_num("MFLOW_LONG_GIB", 5), total, off = 0, t0;
 	const size_t chunk = 1 << 20;
 	uint64_t *buf;
 	char path[32];
@@ -865,7 +865,7 @@ TEST_F_TIMEOUT(mflow_long, R2_R5_stream_past_4_gib, 900)
 	size_t i;
 
 	if (!gib)
-		SKIP(return, "set MFLOW_LONG_GIB (e.g. 5) for a stream past 4 GiB");
+		SKIP(return, "MFLOW_LONG_GIB=0: no stream past 4 GiB");
 	total = gib << 30;
 	mflow_path(path, sizeof(path), 0);
 	mflow_open_pair(_metadata, path, O_RDWR, O_RDWR, fd);
