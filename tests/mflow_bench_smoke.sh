@@ -21,7 +21,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 TRANSPORTS=("mflow" "pipe" "pipe resized" "socketpair" "socketpair matched"
-	"pty raw" "2 one-way socketpairs")
+	"pty raw" "2 one-way socketpairs" "mflow busy-poll")
 ROWS=()
 for s in "4 KiB" "64 KiB" "1024 KiB"; do
 	ROWS+=("bulk $s, MB/s" "bulk $s, reader +128 B, MB/s")
@@ -92,6 +92,14 @@ bench_quick_prints_every_row() {
 		esac
 		awk -F'|' '{ exit !($3 ~ /^ [0-9.]+ \(/) }' <<<"$line" ||
 			fail "mflow has no figure in '$line'" || return
+		case $r in
+		ping-pong*)
+			# the 8th transport column: mflow busy-poll
+			awk -F'|' '{ exit !($10 ~ /^ [0-9.]+ \(/) }' <<<"$line" ||
+				fail "busy-poll mflow has no figure in '$line'" ||
+				return
+			;;
+		esac
 	done
 }
 

@@ -8,7 +8,9 @@
  * and with SO_SNDBUF/SO_RCVBUF matched to mflow's fifo size; a raw-mode
  * pty; and, for the ping-pong only, two one-way socketpairs (one socket
  * per direction, so that a reader consuming data does not wake the writer
- * waiting for the reply on the same socket's wait queue).
+ * waiting for the reply on the same socket's wait queue) and mflow with
+ * busy polling (MFLOW_IOC_SET_BUSY_POLL, -b microseconds, 50 by default)
+ * on both endpoints, whose ratio column is against the socketpair.
  *
  * Workloads: one-way bulk with 4 KiB, 64 KiB and 1 MiB writes (reader
  * buffer the same size, page aligned or 128 bytes off); writev of 16 small
@@ -26,11 +28,12 @@
  *
  * usage: mflow_bench [--quick] [--out FILE] [-d /dev/mflowN] [-m MiB]
  *                    [-p round trips] [-r rounds] [-w WORKLOAD] [-t LIST]
+ *                    [-b busy-poll microseconds]
  *
  * -w keeps the workloads whose label contains WORKLOAD ("ping-pong 2 CPUs")
  * and -t the transports named in LIST (short names, comma-separated:
- * mflow,pipe,pipe-rs,sock,sock-m,pty,sock2), e.g. to run one cell under
- * perf.
+ * mflow,pipe,pipe-rs,sock,sock-m,pty,sock2,mflow-bp), e.g. to run one cell
+ * under perf.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,21 +67,25 @@
 #endif
 
 enum transport {
-	T_MFLOW, T_PIPE, T_PIPE_SZ, T_SOCK, T_SOCK_SZ, T_PTY, T_SOCK2, T_COUNT
+	T_MFLOW, T_PIPE, T_PIPE_SZ, T_SOCK, T_SOCK_SZ, T_PTY, T_SOCK2,
+	T_MFLOW_BP, T_COUNT
 };
 
 static const char *const tname[T_COUNT] = {
 	"mflow", "pipe", "pipe resized", "socketpair", "socketpair matched",
-	"pty raw", "2 one-way socketpairs",
+	"pty raw", "2 one-way socketpairs", "mflow busy-poll",
 };
 
 /* short names for the ratio columns */
 static const char *const tshort[T_COUNT] = {
-	"mflow", "pipe", "pipe-rs", "sock", "sock-m", "pty", "sock2",
+	"mflow", "pipe", "pipe-rs", "sock", "sock-m", "pty", "sock2", "mflow-bp",
 };
 
-#define ALL_BUT_SOCK2	((1U << T_COUNT) - 1 - (1U << T_SOCK2))
+/* sock2 and mflow-bp are ping-pong transports only. */
 #define ALL_T		((1U << T_COUNT) - 1)
+#define ALL_BUT_SOCK2	(ALL_T - (1U << T_SOCK2) - (1U << T_MFLOW_BP))
+
+static unsigned int busy_poll_us = 50;	/* -b, for T_MFLOW_BP */
 
 static const char *device = "/dev/mflow0";
 static int device_given;
@@ -175,6 +182,7 @@ static int link_open(enum transport t, struct link *l, int nth)
 
 	switch (t) {
 	case T_MFLOW:
+	case T_MFLOW_BP:
 		err = mflow_path(nth, path, sizeof(path));
 		if (err)
 			return err;
@@ -189,6 +197,14 @@ static int link_open(enum transport t, struct link *l, int nth)
 		}
 		l->a[1] = l->a[0];
 		l->b[1] = l->b[0];
+		if (t == T_MFLOW_BP &&
+		    (ioctl(l->a[0], MFLOW_IOC_SET_BUSY_POLL, &busy_poll_us) ||
+		     ioctl(l->b[0], MFLOW_IOC_SET_BUSY_POLL, &busy_poll_us))) {
+			err = errno;
+			close(l->a[0]);
+			close(l->b[0]);
+			return err;
+		}
 		return 0;
 	case T_PIPE:
 	case T_PIPE_SZ:
@@ -1065,10 +1081,14 @@ static void run_workload(struct workload *w, int rounds)
 			}
 		}
 		for (t = 1; t < T_COUNT; t++) {
-			if (isnan(med[T_MFLOW]) || isnan(med[t]))
+			/* busy-poll mflow is held against the socketpair */
+			int num = t == T_MFLOW_BP ? T_MFLOW_BP : T_MFLOW;
+			int den = t == T_MFLOW_BP ? T_SOCK : t;
+
+			if (isnan(med[num]) || isnan(med[den]))
 				emit(" - |");
 			else
-				emit(" %.2f |", med[T_MFLOW] / med[t]);
+				emit(" %.2f |", med[num] / med[den]);
 		}
 		emit("\n");
 	}
@@ -1194,8 +1214,9 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s [--quick] [--out FILE] [-d /dev/mflowN] [-m MiB per bulk sample]\n"
 		"       [-p round trips per ping-pong sample] [-r rounds (1..%d)]\n"
-		"       [-w workload label part] [-t mflow,pipe,pipe-rs,sock,sock-m,pty,sock2]\n",
-		argv0, MAX_ROUNDS);
+		"       [-w workload label part] [-b busy-poll us (1..%d)]\n"
+		"       [-t mflow,pipe,pipe-rs,sock,sock-m,pty,sock2,mflow-bp]\n",
+		argv0, MAX_ROUNDS, MFLOW_BUSY_POLL_MAX);
 	exit(2);
 }
 
@@ -1217,8 +1238,13 @@ int main(int argc, char **argv)
 	unsigned int i, j;
 	uint64_t t0;
 
-	while ((opt = getopt_long(argc, argv, "d:m:p:r:t:w:", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "b:d:m:p:r:t:w:", lopts, NULL)) != -1) {
 		switch (opt) {
+		case 'b':
+			busy_poll_us = strtoul(optarg, NULL, 0);
+			if (!busy_poll_us || busy_poll_us > MFLOW_BUSY_POLL_MAX)
+				usage(argv[0]);
+			break;
 		case 'd':
 			device = optarg;
 			device_given = 1;
@@ -1335,12 +1361,15 @@ int main(int argc, char **argv)
 	machine();
 	emit("- method: %d rounds after %d discarded warm-up round, transports interleaved in each round; a sample is %zu MiB of bulk or %d round trips, cut at %.1f s\n",
 	     rounds, warmup, total >> 20, trips, sample_ns / 1e9);
+	emit("- mflow busy-poll: %u us on both endpoints (ping-pong only)\n",
+	     busy_poll_us);
 	emit("- cells: median (min..max); ratio columns: mflow's median / the other's (MB/s: above 1 is better for mflow; us: below 1 is better)\n\n");
 	emit("| workload |");
 	for (i = 0; i < T_COUNT; i++)
 		emit(" %s |", tname[i]);
 	for (i = 1; i < T_COUNT; i++)
-		emit(" mflow/%s |", tshort[i]);
+		emit(i == T_MFLOW_BP ? " mflow-bp/sock |" : " mflow/%s |",
+		     tshort[i]);
 	emit("\n|---|");
 	for (i = 1; i < 2 * T_COUNT; i++)
 		emit("---:|");
