@@ -49,6 +49,7 @@
 #include <linux/module.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
@@ -308,8 +309,10 @@ static int mflow_lock(struct mutex *lock, unsigned int flags)
  * Busy polling (MFLOW_IOC_SET_BUSY_POLL): before a reader sleeps, spin up to
  * @us microseconds for bytes or the end of the stream. Never on one CPU,
  * where the peer could not run meanwhile; it stops as soon as another task
- * wants this CPU or a signal is pending. Called without rd_lock. Return:
- * true if the stream became readable.
+ * is runnable on this CPU (the peer, if both share it: need_resched() alone
+ * is not set for a woken task that does not preempt us) or a signal is
+ * pending. Called without rd_lock. Return: true if the stream became
+ * readable.
  */
 static bool mflow_busy_poll(struct mflow_dir *d, u32 us)
 {
@@ -321,7 +324,8 @@ static bool mflow_busy_poll(struct mflow_dir *d, u32 us)
 	do {
 		if (mflow_can_read(d))
 			return true;
-		if (need_resched() || signal_pending(current))
+		if (need_resched() || !single_task_running() ||
+		    signal_pending(current))
 			return false;
 		cpu_relax();
 	} while (local_clock() < end);

@@ -111,7 +111,7 @@ struct mflow_stats {
  * to this many microseconds for the peer's bytes before it sleeps, trading
  * a busy CPU for a shorter wakeup, as SO_BUSY_POLL does for sockets. It
  * never spins on a machine with one CPU online, and stops at once when
- * another task wants the CPU or a signal is pending. At most
+ * another task is runnable on its CPU or a signal is pending. At most
  * MFLOW_BUSY_POLL_MAX; larger is EINVAL.
  */
 #define MFLOW_BUSY_POLL_MAX	10000
