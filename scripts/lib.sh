@@ -73,6 +73,17 @@ stock_meta() {
 	esac
 }
 
+# kernel_make_args NAME: more make arguments for building against NAME's
+# tree. The headers compile-matrix unpacks (stock-5.10, stock-7) were made
+# by another gcc than bookworm's and name it (gcc-10, gcc-14): build with
+# bookworm's gcc, and without module BTF, as compile-matrix does.
+kernel_make_args() {
+	case "$1" in
+	stock-*) [ -n "$(stock_meta "$1")" ] ||
+		echo "CC=gcc CONFIG_DEBUG_INFO_BTF_MODULES=" ;;
+	esac
+}
+
 # stock_suites NAME: the Debian suites a private-state kernel comes from;
 # the newest kernel among them is used.
 stock_suites() {
