@@ -414,16 +414,11 @@ module_missing_exits_3() {
 }
 
 if [ ! -c "/dev/${MOD}0" ] || [ ! -d "$CLASS" ]; then
-	echo "1..0 # SKIP $MOD not loaded"
-	exit 4
+	skip_suite "$MOD not loaded"
 fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 4
-fi
+need_root
 if [ ! -x "$CTL" ]; then
-	echo "1..0 # SKIP no mflowctl next to this script"
-	exit 4
+	skip_suite "no mflowctl next to this script"
 fi
 
 echo "1..17"

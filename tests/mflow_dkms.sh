@@ -229,26 +229,20 @@ nodes_root_0600_once_the_overlays_are_gone() {
 	! grep -q '^mflow-install' /proc/mounts || fail "overlays left mounted"
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 4
-fi
+need_root
 case "$KVER" in
 *-rt-*) ;;
 6.12.*) DKMS_HERE=1 ;;
 esac
 if [ -z "${DKMS_HERE:-}" ]; then
-	echo "1..0 # SKIP one DKMS build per make check, in the stock 6.12 VM"
-	exit 4
+	skip_suite "one DKMS build per make check, in the stock 6.12 VM"
 fi
 if [ ! -f "$KDIR/Makefile" ]; then
-	echo "1..0 # SKIP no headers for $KVER in $KDIR (not a Debian stock kernel)"
-	exit 4
+	skip_suite "no headers for $KVER in $KDIR (not a Debian stock kernel)"
 fi
 if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
 	[ -z "${MFLOW_DEB_DIR:-}" ]; then
-	echo "1..0 # SKIP needs MFLOW_KO and mflow_paths.env"
-	exit 4
+	skip_suite "needs MFLOW_KO and mflow_paths.env"
 fi
 trap cleanup EXIT
 # Killed by guest-run's timeout: still restore the module and the root.

@@ -115,18 +115,13 @@ make_without_kdir_says_what_to_install() {
 	grep -q "KDIR=" "$MFLOW_STAGE_DIR/no-kdir.log" || fail "no KDIR advice"
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 4
-fi
+need_root
 if [ ! -f "$KDIR/Makefile" ]; then
-	echo "1..0 # SKIP no headers for $KVER in $KDIR (not a Debian stock kernel)"
-	exit 4
+	skip_suite "no headers for $KVER in $KDIR (not a Debian stock kernel)"
 fi
 if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
 	[ -z "${MFLOW_STAGE_DIR:-}" ]; then
-	echo "1..0 # SKIP needs MFLOW_KO and mflow_paths.env"
-	exit 4
+	skip_suite "needs MFLOW_KO and mflow_paths.env"
 fi
 trap 'rm -rf "$WORK"' EXIT
 

@@ -232,13 +232,9 @@ R3_R4_shell_cat_waits_for_writer() {
 
 echo "TAP version 13"
 if [ ! -c "/dev/${MOD}0" ] || [ ! -d "$CLASS" ]; then
-	echo "1..0 # SKIP $MOD not loaded"
-	exit 4
+	skip_suite "$MOD not loaded"
 fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 4
-fi
+need_root
 
 echo "1..7"
 run_test R15_all_consoles_idle_after_earlier_suites

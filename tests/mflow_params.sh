@@ -378,20 +378,14 @@ R15_params_defaults_reload() {
 
 echo "TAP version 13"
 if [ -z "${MFLOW_KO:-}" ]; then
-	echo "1..0 # SKIP MFLOW_KO not set"
-	exit 4
+	skip_suite "MFLOW_KO not set"
 fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 4
-fi
+need_root
 if ! command -v insmod >/dev/null || ! command -v rmmod >/dev/null; then
-	echo "1..0 # SKIP no insmod/rmmod"
-	exit 4
+	skip_suite "no insmod/rmmod"
 fi
 if [ ! -r "$MFLOW_KO" ]; then
-	echo "1..0 # SKIP cannot read MFLOW_KO=$MFLOW_KO"
-	exit 4
+	skip_suite "cannot read MFLOW_KO=$MFLOW_KO"
 fi
 trap 'ensure_default || exit 1' EXIT
 

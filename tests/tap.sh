@@ -30,6 +30,18 @@ run_test() {
 	esac
 }
 
+# skip_suite REASON: the whole suite skips ("1..0 # SKIP REASON", exit 4);
+# scripts/expected-skips says on which kernels that is expected.
+skip_suite() {
+	echo "1..0 # SKIP $*"
+	exit 4
+}
+
+# need_root: a suite that needs root skips without it.
+need_root() {
+	[ "$(id -u)" = 0 ] || skip_suite "needs root"
+}
+
 fail() {
 	echo "$*"
 	return 1
