@@ -334,6 +334,18 @@ static const struct {
 	{ O_ACCMODE | O_NONBLOCK, "access mode 3|O_NONBLOCK" },
 };
 
+/* The refused open number @i of @path fails with EINVAL. */
+static void expect_open_refused(struct __test_metadata *_metadata,
+				const char *path, unsigned int i)
+{
+	int fd = open(path, refused_opens[i].flags | O_CLOEXEC);
+
+	EXPECT_EQ(-1, fd) TH_LOG("%s opened", refused_opens[i].what);
+	EXPECT_EQ(EINVAL, errno) TH_LOG("%s", refused_opens[i].what);
+	if (fd >= 0)
+		close(fd);
+}
+
 /*
  * An open that fails, in mflow or in the VFS after mflow's open ran, leaves
  * an idle console idle: same state, same connection number, and the next
@@ -344,18 +356,13 @@ TEST_F(mflow_open, R1_R14_R15_failed_open_leaves_idle_console_idle)
 	char state[32], conn[32], attached[32], s[32];
 	struct mflow_info info;
 	unsigned int i;
-	int fd;
 
 	sysfs_attr(self->path, "state", state, sizeof(state));
 	sysfs_attr(self->path, "connection", conn, sizeof(conn));
 	sysfs_attr(self->path, "attached", attached, sizeof(attached));
 	ASSERT_STREQ("idle\n", state);
 	for (i = 0; i < ARRAY_SIZE(refused_opens); i++) {
-		fd = open(self->path, refused_opens[i].flags | O_CLOEXEC);
-		EXPECT_EQ(-1, fd) TH_LOG("%s opened", refused_opens[i].what);
-		EXPECT_EQ(EINVAL, errno) TH_LOG("%s", refused_opens[i].what);
-		if (fd >= 0)
-			close(fd);
+		expect_open_refused(_metadata, self->path, i);
 		sysfs_attr(self->path, "state", s, sizeof(s));
 		EXPECT_STREQ(state, s) TH_LOG("after %s",
 					      refused_opens[i].what);
@@ -385,18 +392,13 @@ TEST_F(mflow_open, R1_R14_R15_failed_open_leaves_waiting_endpoint_alone)
 	struct mflow_info before, after;
 	char buf[4] = {};
 	unsigned int i;
-	int fd;
 
 	self->fd[0] = mflow_attach0(_metadata, self->path,
 				    O_RDWR | O_NONBLOCK);
 	ASSERT_EQ(0, mflow_info(self->fd[0], &before));
 	ASSERT_EQ(2, write(self->fd[0], "hi", 2));
 	for (i = 0; i < ARRAY_SIZE(refused_opens); i++) {
-		fd = open(self->path, refused_opens[i].flags | O_CLOEXEC);
-		EXPECT_EQ(-1, fd) TH_LOG("%s opened", refused_opens[i].what);
-		EXPECT_EQ(EINVAL, errno) TH_LOG("%s", refused_opens[i].what);
-		if (fd >= 0)
-			close(fd);
+		expect_open_refused(_metadata, self->path, i);
 		ASSERT_EQ(0, mflow_info(self->fd[0], &after));
 		EXPECT_EQ(0, memcmp(&before, &after, sizeof(after)))
 			TH_LOG("after %s: flags %#x", refused_opens[i].what,
