@@ -306,30 +306,123 @@ static int mflow_lock(struct mutex *lock, unsigned int flags)
 }
 
 /*
- * Busy polling (MFLOW_IOC_SET_BUSY_POLL): before a reader sleeps, spin up to
- * @us microseconds for bytes or the end of the stream. Never on one CPU,
- * where the peer could not run meanwhile; it stops as soon as another task
- * is runnable on this CPU (the peer, if both share it: need_resched() alone
- * is not set for a woken task that does not preempt us) or a signal is
- * pending. Called without rd_lock. Return: true if the stream became
- * readable.
+ * Before a reader sleeps, spin up to @us microseconds for bytes or the end
+ * of the stream. Never on one CPU, where the peer could not run meanwhile;
+ * it stops as soon as another task is runnable on this CPU (the peer, if
+ * both share it: need_resched() alone is not set for a woken task that
+ * does not preempt us) or a signal is pending. Called without rd_lock.
+ * Return: 1 if the stream became readable, 0 if the spin gave way early,
+ * -ETIME if it used all of @us.
  */
-static bool mflow_busy_poll(struct mflow_dir *d, u32 us)
+static int mflow_spin(struct mflow_dir *d, u32 us)
 {
 	u64 end;
 
 	if (!us || num_online_cpus() < 2)
-		return false;
+		return 0;
 	end = local_clock() + (u64)us * NSEC_PER_USEC;
 	do {
 		if (mflow_can_read(d))
-			return true;
+			return 1;
 		if (need_resched() || !single_task_running() ||
 		    signal_pending(current))
-			return false;
+			return 0;
 		cpu_relax();
 	} while (local_clock() < end);
-	return false;
+	return -ETIME;
+}
+
+/*
+ * The reply wakeup. A request/response peer that has just drained its
+ * inbound direction is about to answer, while the endpoint that asked
+ * sleeps in mflow_read() for that answer. Waking the asker now, rather
+ * than when the answer is written, lets its CPU leave idle while the peer
+ * works; it then spins for the answer (mflow_reply_spin()). AF_UNIX
+ * sockets get the same effect from waking a sender blocked in recv() when
+ * its message is consumed.
+ *
+ * Only a reader blocked on another CPU is woken: on this one it would only
+ * take the CPU from the peer that has to answer. Spins that see no answer
+ * back off exponentially: after n of them in a row the next 2^n - 1
+ * wakeups are skipped, up to 63 of every 64, so a peer that reads without
+ * answering costs the asker little; one answer seen resets the count.
+ */
+#define MFLOW_REPLY_SPIN_US	50
+#define MFLOW_REPLY_BACKOFF_MAX	6
+
+static void mflow_reply_wake(struct mflow_endpoint *ep)
+{
+	struct mflow_dir *back = ep->out;
+	int cpu = READ_ONCE(back->rd_sleep_cpu);
+	unsigned int skip;
+
+	if (cpu < 0 || cpu == raw_smp_processor_id() || mflow_peek_used(back))
+		return;
+	skip = READ_ONCE(back->hint_skip);
+	if (skip) {
+		WRITE_ONCE(back->hint_skip, skip - 1);
+		return;
+	}
+	/*
+	 * The store of the hint is ordered before the test of the queue by
+	 * the queue's lock in __wake_up(); it pairs with the barrier of
+	 * set_current_state() in the reader's wait, between queueing itself
+	 * and testing its condition: either it sees the hint, or it is woken.
+	 */
+	WRITE_ONCE(back->reply_hint, true);
+	wake_up_interruptible_sync_poll(&back->rd_wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/*
+ * A reader woken by mflow_reply_wake() spins for the answer. Return: true
+ * if the stream became readable.
+ */
+static bool mflow_reply_spin(struct mflow_endpoint *ep)
+{
+	struct mflow_dir *d = ep->in;
+	int ret;
+
+	if (!READ_ONCE(d->reply_hint))
+		return false;
+	WRITE_ONCE(d->reply_hint, false);
+	ret = mflow_spin(d, MFLOW_REPLY_SPIN_US);
+	/* Read locklessly by fdinfo. */
+	if (ret > 0) {
+		WRITE_ONCE(ep->reply_hits, ep->reply_hits + 1);
+		WRITE_ONCE(d->miss_streak, 0);
+	} else if (ret < 0) {
+		unsigned int n = min(READ_ONCE(d->miss_streak) + 1,
+				     MFLOW_REPLY_BACKOFF_MAX);
+
+		WRITE_ONCE(ep->reply_misses, ep->reply_misses + 1);
+		WRITE_ONCE(d->miss_streak, n);
+		WRITE_ONCE(d->hint_skip, (1U << n) - 1);
+	}
+	return ret > 0;
+}
+
+/*
+ * Wait for bytes or the end of the stream on @ep's inbound direction:
+ * the reply spin, the busy poll (MFLOW_IOC_SET_BUSY_POLL), then sleep.
+ * The wait queues us before it tests mflow_can_read(); see
+ * mflow_wake_reader() for the pairing. Called without rd_lock.
+ * Return: 0 to look again (bytes, EOF, or a reply wakeup), -ERESTARTSYS
+ * for a signal.
+ */
+static int mflow_wait_data(struct mflow_endpoint *ep)
+{
+	struct mflow_dir *d = ep->in;
+	int ret;
+
+	if (mflow_reply_spin(ep) ||
+	    mflow_spin(d, READ_ONCE(ep->busy_poll_us)) > 0)
+		return 0;
+	WRITE_ONCE(d->rd_sleep_cpu, raw_smp_processor_id());
+	ret = wait_event_interruptible_exclusive(d->rd_wait,
+						 mflow_can_read(d) ||
+						 READ_ONCE(d->reply_hint));
+	WRITE_ONCE(d->rd_sleep_cpu, -1);
+	return ret ? -ERESTARTSYS : 0;
 }
 
 /**
@@ -389,16 +482,14 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		}
 		/*
 		 * Sleep without rd_lock, which another reader of the endpoint
-		 * may need meanwhile. The wait queues us before it tests
-		 * mflow_can_read(); see mflow_wake_reader() for the pairing.
-		 * An exclusive waiter woken for data it then finds returns 0
-		 * even with a signal pending, so a wakeup is never lost.
+		 * may need meanwhile. An exclusive waiter woken for data it
+		 * then finds returns 0 even with a signal pending, so a
+		 * wakeup is never lost.
 		 */
 		mutex_unlock(&d->rd_lock);
-		if (!mflow_busy_poll(d, READ_ONCE(ep->busy_poll_us)) &&
-		    wait_event_interruptible_exclusive(d->rd_wait,
-						       mflow_can_read(d)))
-			return -ERESTARTSYS;
+		ret = mflow_wait_data(ep);
+		if (ret)
+			return ret;
 		ret = mflow_lock(&d->rd_lock, 0);
 		if (ret)
 			return ret;
@@ -428,6 +519,8 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	 */
 	if (woken && mflow_used(d))
 		mflow_wake_reader(d);
+	else if (done && num_online_cpus() > 1 && !mflow_used(d))
+		mflow_reply_wake(ep);
 	if (!done) {
 		ret = -EFAULT;
 		goto out_unlock;
@@ -830,6 +923,7 @@ static void mflow_dir_init(struct mflow_dir *d)
 	init_waitqueue_head(&d->wr_wait);
 	spin_lock_init(&d->lock);
 	d->wr_need = PIPE_BUF;
+	d->rd_sleep_cpu = -1;
 }
 
 static void mflow_dir_free(struct mflow_dir *d)
@@ -840,6 +934,9 @@ static void mflow_dir_free(struct mflow_dir *d)
 	WRITE_ONCE(d->rd_shut, false);
 	WRITE_ONCE(d->wr_busy, false);
 	WRITE_ONCE(d->wr_need, PIPE_BUF);
+	WRITE_ONCE(d->reply_hint, false);
+	WRITE_ONCE(d->hint_skip, 0);
+	WRITE_ONCE(d->miss_streak, 0);
 }
 
 static int mflow_dir_alloc(struct mflow_dir *d, unsigned int size)
@@ -869,6 +966,8 @@ static void mflow_reset(struct mflow_console *con)
 		WRITE_ONCE(ep->read_ops, 0);
 		WRITE_ONCE(ep->write_bytes, 0);
 		WRITE_ONCE(ep->write_ops, 0);
+		WRITE_ONCE(ep->reply_hits, 0);
+		WRITE_ONCE(ep->reply_misses, 0);
 	}
 }
 

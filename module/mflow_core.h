@@ -54,6 +54,13 @@
  * @rd_shut: the reading endpoint shut its read side or detached; writes
  *	fail with EPIPE and the bytes in @fifo are dropped.
  *
+ * @rd_sleep_cpu: the CPU a reader blocked in mflow_read() went to sleep
+ *	on, -1 when none sleeps. A hint for the reply wakeup, read and
+ *	written locklessly.
+ * @reply_hint: the peer just drained its inbound direction: a reply may be
+ *	coming, and the reader woken for it spins before sleeping again.
+ * @hint_skip: reply wakeups to skip, after reply spins that saw no reply.
+ * @miss_streak: reply spins in a row that saw no reply, up to 6.
  * @wr_shut and @rd_shut only go from false to true within a connection,
  * under @lock, and are read locklessly.
  */
@@ -68,6 +75,10 @@ struct mflow_dir {
 	bool wr_busy;
 	bool wr_shut;
 	bool rd_shut;
+	bool reply_hint;
+	int rd_sleep_cpu;
+	unsigned int hint_skip;
+	unsigned int miss_streak;
 };
 
 /**
@@ -85,6 +96,8 @@ struct mflow_dir {
  * @read_ops: reads that returned data, under @in->rd_lock.
  * @write_bytes: bytes written, under @out->wr_lock.
  * @write_ops: writes that moved data, under @out->wr_lock.
+ * @reply_hits: reply spins (see mflow_reply_spin()) that saw the reply.
+ * @reply_misses: reply spins that gave up waiting for it.
  *
  * The counters, @nosigpipe, @busy_poll_us and the console's @connection and @start are
  * read without a lock (stats, sysfs), so they are written with
@@ -103,6 +116,8 @@ struct mflow_endpoint {
 	u64 read_ops;
 	u64 write_bytes;
 	u64 write_ops;
+	u64 reply_hits;
+	u64 reply_misses;
 };
 
 /**

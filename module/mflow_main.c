@@ -218,6 +218,8 @@ static void mflow_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "mflow-inq:\t%u\n", mflow_readable(ep));
 	seq_printf(m, "mflow-outq:\t%u\n", mflow_outq(ep));
 	seq_printf(m, "mflow-busy-poll-us:\t%u\n", READ_ONCE(ep->busy_poll_us));
+	seq_printf(m, "mflow-reply-spins:\t%llu %llu\n",
+		   READ_ONCE(ep->reply_hits), READ_ONCE(ep->reply_misses));
 }
 
 static const struct file_operations mflow_fops = {

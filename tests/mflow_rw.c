@@ -8,6 +8,7 @@
  * writers sharing one endpoint in each of its variants.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 
@@ -615,6 +616,169 @@ TEST_F(mflow_rw, R3_busy_polling_reader_sleeps_then_wakes)
 	ASSERT_TRUE(wait_blocked(pid));
 	ASSERT_EQ(1, write(self->fd[0], "z", 1));
 	EXPECT_EQ(0, reap(pid, 10000));
+}
+
+/* ---- the reply wakeup: request/response on two CPUs ---- */
+
+static int pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+struct echo {
+	int fd;
+	int cpu;
+	int rounds;
+	int bad;	/* a wrong byte, count or end */
+};
+
+/* Answer each request byte with the byte plus one, then expect EOF. */
+static void *echo_run(void *arg)
+{
+	struct echo *e = arg;
+	uint8_t c;
+	int i;
+
+	if (pin_cpu(e->cpu)) {
+		e->bad = 1;
+		return NULL;
+	}
+	for (i = 0; i < e->rounds; i++) {
+		if (read(e->fd, &c, 1) != 1 || c != (uint8_t)i) {
+			e->bad = 1;
+			return NULL;
+		}
+		c++;
+		if (write(e->fd, &c, 1) != 1) {
+			e->bad = 1;
+			return NULL;
+		}
+	}
+	if (read(e->fd, &c, 1) != 0)
+		e->bad = 1;
+	return NULL;
+}
+
+/*
+ * @rounds one-byte round trips, endpoint 0 asking from CPU @cpu0 and a
+ * thread answering on endpoint 1 from CPU @cpu1; every answer checked.
+ * Then the reply spins of both endpoints into @spins (hits, misses each).
+ */
+static void round_trips(struct __test_metadata *_metadata, int fd[2],
+			int cpu0, int cpu1, int rounds,
+			unsigned long long spins[4])
+{
+	struct echo e = { .fd = fd[1], .cpu = cpu1, .rounds = rounds };
+	pthread_t t;
+	uint8_t c;
+	int i;
+
+	ASSERT_EQ(0, pin_cpu(cpu0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, echo_run, &e));
+	for (i = 0; i < rounds; i++) {
+		c = i;
+		ASSERT_EQ(1, write(fd[0], &c, 1));
+		ASSERT_EQ(1, read(fd[0], &c, 1));
+		ASSERT_EQ((uint8_t)(i + 1), c);
+	}
+	ASSERT_EQ(0, shut(fd[0], MFLOW_SHUT_WR));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, e.bad);
+	ASSERT_EQ(0, reply_spins(fd[0], &spins[0], &spins[1]));
+	ASSERT_EQ(0, reply_spins(fd[1], &spins[2], &spins[3]));
+	TH_LOG("reply spins: endpoint 0 %llu hits %llu misses, endpoint 1 %llu hits %llu misses",
+	       spins[0], spins[1], spins[2], spins[3]);
+}
+
+/*
+ * Round trips between two CPUs: a reader sleeping for its answer is woken
+ * when the peer drains the request and spins for the answer (the reply
+ * wakeup); every answer still arrives whole and in order (R2, R3).
+ */
+TEST_F(mflow_rw, R2_R3_reply_wakeup_between_two_cpus)
+{
+	unsigned long long s[4];
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no reply wakeup");
+	round_trips(_metadata, self->fd, 0, 1, 1000, s);
+	EXPECT_LT(0ULL, s[0] + s[1] + s[2] + s[3]);
+}
+
+/*
+ * Both ends on one CPU: no reply wakeup, which would only take the CPU
+ * from the peer that must answer (R2, R3).
+ */
+TEST_F(mflow_rw, R2_R3_no_reply_wakeup_on_one_cpu)
+{
+	unsigned long long s[4];
+
+	round_trips(_metadata, self->fd, 0, 0, 300, s);
+	EXPECT_EQ(0ULL, s[0] + s[1] + s[2] + s[3]);
+}
+
+struct blocked_reader {
+	int fd;
+	pid_t tid;
+	ssize_t got;
+	char c;
+};
+
+static void *blocked_read(void *arg)
+{
+	struct blocked_reader *b = arg;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	if (pin_cpu(0))
+		b->got = -2;
+	else
+		b->got = read(b->fd, &b->c, 1);
+	return NULL;
+}
+
+/*
+ * A peer that drains what it is sent but never answers: the reader
+ * sleeping on the other end stays asleep until a byte comes (R3), and
+ * reply spins that see no answer back off exponentially: after n misses in
+ * a row the next 2^n - 1 drains wake nobody (up to 63), so 200 drains cost
+ * at most 8 spins (at drains 1, 3, 7, 15, 31, 63, 127, 191).
+ */
+TEST_F(mflow_rw, R3_reply_wakeup_backs_off_without_answers)
+{
+	struct blocked_reader b = { .fd = self->fd[0] };
+	const int rounds = 200;
+	unsigned long long hits, misses;
+	pthread_t t;
+	char c;
+	int i;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no reply wakeup");
+	ASSERT_EQ(0, pin_cpu(1));
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_read, &b));
+	while (!__atomic_load_n(&b.tid, __ATOMIC_SEQ_CST))
+		sched_yield();
+	ASSERT_TRUE(wait_blocked(b.tid));
+	for (i = 0; i < rounds; i++) {
+		ASSERT_EQ(1, write(self->fd[0], "q", 1));
+		ASSERT_EQ(1, read(self->fd[1], &c, 1));
+		ASSERT_EQ('q', c);
+	}
+	/* Every spin has ended, no read returned: the reader sleeps again. */
+	ASSERT_TRUE(wait_blocked(b.tid));
+	ASSERT_EQ(1, write(self->fd[1], "z", 1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(1, b.got);
+	EXPECT_EQ('z', b.c);
+	ASSERT_EQ(0, reply_spins(self->fd[0], &hits, &misses));
+	TH_LOG("%llu hits, %llu misses in %d drains", hits, misses, rounds);
+	EXPECT_EQ(0ULL, hits);
+	EXPECT_LE(1ULL, misses);
+	EXPECT_GE(8ULL, misses);
 }
 
 /*

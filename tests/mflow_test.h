@@ -443,6 +443,24 @@ static inline bool wait_blocked(pid_t tid)
 	return false;
 }
 
+/*
+ * The "mflow-reply-spins" line of @fd's fdinfo: reply spins that saw the
+ * answer and those that gave up. Return: 0, or -1 if it is missing.
+ */
+static inline int reply_spins(int fd, unsigned long long *hits,
+			      unsigned long long *misses)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (read_text(path, buf, sizeof(buf), false))
+		return -1;
+	p = strstr(buf, "mflow-reply-spins:");
+	if (!p || sscanf(p, "mflow-reply-spins: %llu %llu", hits, misses) != 2)
+		return -1;
+	return 0;
+}
+
 /* ---- signals ---- */
 
 static inline void nop_handler(int sig)
