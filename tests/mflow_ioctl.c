@@ -134,28 +134,6 @@ static void *traffic_read(void *arg)
 	return NULL;
 }
 
-/* /proc/self/fdinfo/<fd> into @buf. */
-static int fdinfo(int fd, char *buf, size_t len)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	return read_text(path, buf, len, false);
-}
-
-/* A number ("mflow-inq", "mflow-outq"...) of the fd's fdinfo, or -1. */
-static long fdinfo_num(int fd, const char *key)
-{
-	char buf[1024], *p;
-
-	if (fdinfo(fd, buf, sizeof(buf)))
-		return -1;
-	p = strstr(buf, key);
-	if (!p || p[strlen(key)] != ':')
-		return -1;
-	return strtol(p + strlen(key) + 2, NULL, 10);
-}
-
 /*
  * While a writer and a reader move bytes as fast as they can, FIONREAD,
  * OUTQ and the fdinfo queues are always within 0..fifo_size: each is one

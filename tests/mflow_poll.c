@@ -506,45 +506,6 @@ TEST_F(mflow_poll, R11_epoll_et_edge_on_peer_detach)
 
 /* ---- poll agrees with the call, whoever else uses the endpoint ---- */
 
-struct blocked_io {
-	int fd;
-	void *buf;
-	size_t len;
-	pid_t tid;
-	ssize_t ret;
-	int err;
-};
-
-static void *blocked_read_thread(void *arg)
-{
-	struct blocked_io *b = arg;
-
-	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
-	b->ret = read(b->fd, b->buf, b->len);
-	b->err = errno;
-	return NULL;
-}
-
-static void *blocked_write_thread(void *arg)
-{
-	struct blocked_io *b = arg;
-
-	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
-	b->ret = write(b->fd, b->buf, b->len);
-	b->err = errno;
-	return NULL;
-}
-
-/* Start @fn on @b and return once it sleeps in the kernel. */
-static void start_blocked(struct __test_metadata *_metadata, pthread_t *th,
-			  void *(*fn)(void *), struct blocked_io *b)
-{
-	ASSERT_EQ(0, pthread_create(th, NULL, fn, b));
-	while (!__atomic_load_n(&b->tid, __ATOMIC_SEQ_CST))
-		sleep_ms(1);
-	ASSERT_TRUE(wait_blocked(b->tid));
-}
-
 /*
  * A blocking writer sleeps in the middle of a write larger than the fifo
  * (R6 keeps its bytes contiguous). Meanwhile the fd turns O_NONBLOCK and

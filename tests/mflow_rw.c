@@ -721,25 +721,6 @@ TEST_F(mflow_rw, R2_R3_no_reply_wakeup_on_one_cpu)
 	EXPECT_EQ(0ULL, s[0] + s[1] + s[2] + s[3]);
 }
 
-struct blocked_reader {
-	int fd;
-	pid_t tid;
-	ssize_t got;
-	char c;
-};
-
-static void *blocked_read(void *arg)
-{
-	struct blocked_reader *b = arg;
-
-	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
-	if (pin_cpu(0))
-		b->got = -2;
-	else
-		b->got = read(b->fd, &b->c, 1);
-	return NULL;
-}
-
 /*
  * A peer that drains what it is sent but never answers: the reader
  * sleeping on the other end stays asleep until a byte comes (R3), and
@@ -749,20 +730,19 @@ static void *blocked_read(void *arg)
  */
 TEST_F(mflow_rw, R3_reply_wakeup_backs_off_without_answers)
 {
-	struct blocked_reader b = { .fd = self->fd[0] };
+	char c, got = 0;
+	struct blocked_io b = { .fd = self->fd[0], .buf = &got, .len = 1 };
 	const int rounds = 200;
 	unsigned long long hits, misses;
 	pthread_t t;
-	char c;
 	int i;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "one CPU: no reply wakeup");
+	/* The reader inherits CPU 0; the drains run on CPU 1. */
+	ASSERT_EQ(0, pin_cpu(0));
+	start_blocked(_metadata, &t, blocked_read_thread, &b);
 	ASSERT_EQ(0, pin_cpu(1));
-	ASSERT_EQ(0, pthread_create(&t, NULL, blocked_read, &b));
-	while (!__atomic_load_n(&b.tid, __ATOMIC_SEQ_CST))
-		sched_yield();
-	ASSERT_TRUE(wait_blocked(b.tid));
 	for (i = 0; i < rounds; i++) {
 		ASSERT_EQ(1, write(self->fd[0], "q", 1));
 		ASSERT_EQ(1, read(self->fd[1], &c, 1));
@@ -772,8 +752,8 @@ TEST_F(mflow_rw, R3_reply_wakeup_backs_off_without_answers)
 	ASSERT_TRUE(wait_blocked(b.tid));
 	ASSERT_EQ(1, write(self->fd[1], "z", 1));
 	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(1, b.got);
-	EXPECT_EQ('z', b.c);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ('z', got);
 	ASSERT_EQ(0, reply_spins(self->fd[0], &hits, &misses));
 	TH_LOG("%llu hits, %llu misses in %d drains", hits, misses, rounds);
 	EXPECT_EQ(0ULL, hits);

@@ -11,6 +11,7 @@
 #define MFLOW_TEST_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -443,6 +444,28 @@ static inline bool wait_blocked(pid_t tid)
 	return false;
 }
 
+/* /proc/self/fdinfo/<fd> into @buf. */
+static inline int fdinfo(int fd, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return read_text(path, buf, len, false);
+}
+
+/* A number ("mflow-inq", "mflow-outq"...) of the fd's fdinfo, or -1. */
+static inline long fdinfo_num(int fd, const char *key)
+{
+	char buf[1024], *p;
+
+	if (fdinfo(fd, buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, key);
+	if (!p || p[strlen(key)] != ':')
+		return -1;
+	return strtol(p + strlen(key) + 2, NULL, 10);
+}
+
 /*
  * The "mflow-reply-spins" line of @fd's fdinfo: reply spins that saw the
  * answer and those that gave up. Return: 0, or -1 if it is missing.
@@ -450,15 +473,56 @@ static inline bool wait_blocked(pid_t tid)
 static inline int reply_spins(int fd, unsigned long long *hits,
 			      unsigned long long *misses)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	if (read_text(path, buf, sizeof(buf), false))
+	if (fdinfo(fd, buf, sizeof(buf)))
 		return -1;
 	p = strstr(buf, "mflow-reply-spins:");
 	if (!p || sscanf(p, "mflow-reply-spins: %llu %llu", hits, misses) != 2)
 		return -1;
 	return 0;
+}
+
+/* ---- a thread blocked in one read or write ---- */
+
+struct blocked_io {
+	int fd;
+	void *buf;
+	size_t len;
+	pid_t tid;
+	ssize_t ret;
+	int err;
+};
+
+static inline void *blocked_read_thread(void *arg)
+{
+	struct blocked_io *b = arg;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	b->ret = read(b->fd, b->buf, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+static inline void *blocked_write_thread(void *arg)
+{
+	struct blocked_io *b = arg;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	b->ret = write(b->fd, b->buf, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+/* Start @fn on @b and return once it sleeps in the kernel. */
+static inline void start_blocked(struct __test_metadata *_metadata,
+				 pthread_t *th, void *(*fn)(void *),
+				 struct blocked_io *b)
+{
+	ASSERT_EQ(0, pthread_create(th, NULL, fn, b));
+	while (!__atomic_load_n(&b->tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	ASSERT_TRUE(wait_blocked(b->tid));
 }
 
 /* ---- signals ---- */
