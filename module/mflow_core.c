@@ -356,7 +356,8 @@ static void mflow_reply_wake(struct mflow_endpoint *ep)
 	int cpu = READ_ONCE(back->rd_sleep_cpu);
 	unsigned int skip;
 
-	if (cpu < 0 || cpu == raw_smp_processor_id() || mflow_peek_used(back))
+	if (cpu < 0 || cpu == raw_smp_processor_id() ||
+	    num_online_cpus() < 2 || mflow_peek_used(back))
 		return;
 	skip = READ_ONCE(back->hint_skip);
 	if (skip) {
@@ -519,7 +520,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	 */
 	if (woken && mflow_used(d))
 		mflow_wake_reader(d);
-	else if (done && num_online_cpus() > 1 && !mflow_used(d))
+	else if (done && !mflow_used(d))
 		mflow_reply_wake(ep);
 	if (!done) {
 		ret = -EFAULT;
