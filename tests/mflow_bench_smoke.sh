@@ -5,7 +5,8 @@
 # cannot rot: `mflow_bench --quick` (one round, tiny volumes: its figures
 # mean nothing) exits 0, prints a row for every workload with a cell for
 # every transport, writes the same table to --out, and leaves every
-# console idle for the suites after it.
+# console idle for the suites after it; --help is complete and a bad
+# option fails with exit 2 before anything runs.
 #
 # Needs root and mflow loaded with idle consoles; mflow_bench is built
 # beside this script (tests/Makefile). Takes seconds natively, well under
@@ -127,10 +128,39 @@ bench_quick_leaves_consoles_idle() {
 	return $rc
 }
 
+# --help lists every option and exits 0; a bad option or a value out of
+# range or not a number exits 2 with a message and runs nothing.
+bench_help_and_bad_options() {
+	local o rc
+
+	[ -x "$BENCH" ] || { echo "no $BENCH"; return 4; }
+	"$BENCH" --help >"$TMP/help" 2>"$TMP/help.err"
+	rc=$?
+	[ "$rc" = 0 ] || fail "--help exited $rc" || return
+	[ ! -s "$TMP/help.err" ] || fail "--help wrote to stderr" || return
+	head -n 1 "$TMP/help" | grep -q '^usage: ' ||
+		fail "--help does not start with usage:" || return
+	for o in --help --quick --out -d -m -p -r -w -t -b "Exit status"; do
+		grep -qe "$o" "$TMP/help" ||
+			fail "--help does not mention $o" || return
+	done
+	for o in --no-such-option "-r 99" "-r 0" "-b 0" "-t nosuch" "-m abc" \
+		"-p 5x"; do
+		# shellcheck disable=SC2086 # an option and its value
+		"$BENCH" $o >"$TMP/bad" 2>"$TMP/bad.err"
+		rc=$?
+		[ "$rc" = 2 ] || fail "'$o' exited $rc, not 2" || return
+		[ -s "$TMP/bad.err" ] || fail "'$o' said nothing on stderr" ||
+			return
+		! grep -q '^| ' "$TMP/bad" || fail "'$o' still ran" || return
+	done
+}
+
 echo "TAP version 13"
-echo "1..4"
+echo "1..5"
 run_test bench_quick_runs_every_transport
 run_test bench_quick_prints_every_row
 run_test bench_quick_writes_the_table_file
 run_test bench_quick_leaves_consoles_idle
+run_test bench_help_and_bad_options
 [ "$nfail" = 0 ]
