@@ -27,7 +27,8 @@ ROWS=()
 for s in "4 KiB" "64 KiB" "1024 KiB"; do
 	ROWS+=("bulk $s, MB/s" "bulk $s, reader +128 B, MB/s")
 done
-ROWS+=("writev 16 x 256 B, MB/s")
+ROWS+=("writev 16 x 256 B, MB/s" "one task, write + read of 4 KiB, us"
+	"one task, write + read of 1 B, us")
 for m in unpinned "1 CPU" "2 CPUs"; do
 	ROWS+=("ping-pong $m, median us" "ping-pong $m, p99 us"
 		"ping-pong $m, CPU us per round trip")

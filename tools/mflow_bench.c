@@ -14,11 +14,12 @@
  *
  * Workloads: one-way bulk with 4 KiB, 64 KiB and 1 MiB writes (reader
  * buffer the same size, page aligned or 128 bytes off); writev of 16 small
- * iovecs; 1-byte ping-pong (median, p99 and CPU time of both sides per round
- * trip) unpinned, both tasks on CPU 0, and on CPUs 0 and 1; 1, 2, 8 and 64
- * concurrent pairs, each moving a bulk sample's volume (aggregate MB/s);
- * sendfile from a memfd into the stream;
- * io_uring writes and reads at queue depth 1 and 32.
+ * iovecs; one task writing 4 KiB or 1 byte and reading it back (the cost
+ * of the two calls alone); 1-byte ping-pong (median, p99 and CPU time of
+ * both sides per round trip) unpinned, both tasks on CPU 0, and on CPUs 0
+ * and 1; 1, 2, 8 and 64 concurrent pairs, each moving a bulk sample's
+ * volume (aggregate MB/s); sendfile from a memfd into the stream; io_uring
+ * writes and reads at queue depth 1 and 32.
  *
  * Method: buffers touched after fork (no page faults in the timed part),
  * one warm-up round discarded, then transports interleaved within each of
@@ -953,9 +954,46 @@ static int uring_run(enum transport t, struct uring_arg *u, double *out)
 }
 #endif
 
+/* ---- one task: the cost of the calls alone ---- */
+
+struct call_arg {
+	size_t len;
+	int n;		/* write + read pairs per sample */
+};
+
+/*
+ * One task writes @len bytes, then reads them back, @n times (cut at
+ * sample_ns): what a write and a read cost with no wakeup, no sleep and no
+ * second CPU. out: us per write + read.
+ */
+static int call_pair(enum transport t, struct call_arg *c, double *out)
+{
+	uint64_t t0, dt;
+	struct link l;
+	int err, i;
+
+	err = link_open(t, &l, 0);
+	if (err)
+		return err;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	for (i = 0; !err && i < c->n; i++) {
+		err = full_write(l.a[0], wbuf, c->len);
+		if (!err)
+			err = full_read(l.b[0], rbuf, c->len);
+		if (now_ns(CLOCK_MONOTONIC) - t0 > sample_ns) {
+			i++;
+			break;
+		}
+	}
+	dt = now_ns(CLOCK_MONOTONIC) - t0;
+	link_close(&l);
+	out[0] = dt / 1e3 / i;
+	return err;
+}
+
 /* ---- the table ---- */
 
-enum kind { W_BULK, W_PP, W_PAIRS, W_SENDFILE, W_URING };
+enum kind { W_BULK, W_PP, W_PAIRS, W_SENDFILE, W_URING, W_CALL };
 
 #define MAX_ROUNDS	15
 #define MAX_METRICS	3
@@ -970,6 +1008,7 @@ struct workload {
 	struct pp_arg pp;
 	struct pairs_arg pairs;
 	struct uring_arg uring;
+	struct call_arg call;
 };
 
 struct cell {
@@ -1025,6 +1064,8 @@ static int run_one(struct workload *w, enum transport t, double *out)
 		return sendfile_run(t, &w->bulk, out);
 	case W_URING:
 		return uring_run(t, &w->uring, out);
+	case W_CALL:
+		return call_pair(t, &w->call, out);
 	}
 	abort();
 }
@@ -1366,6 +1407,14 @@ int main(int argc, char **argv)
 	*w = (struct workload){ .kind = W_BULK, .nmetrics = 1,
 		.tmask = ALL_BUT_SOCK2, .bulk = { 4096, total / 2, 0, 16 } };
 	w->label[0] = "writev 16 x 256 B, MB/s";
+	for (i = 0; i < 2; i++) {
+		w = &wl[nw++];
+		*w = (struct workload){ .kind = W_CALL, .nmetrics = 1,
+			.tmask = ALL_BUT_SOCK2,
+			.call = { i ? 1 : 4096, trips * 10 } };
+		w->label[0] = i ? "one task, write + read of 1 B, us" :
+				  "one task, write + read of 4 KiB, us";
+	}
 	for (i = 0; i < 3; i++) {
 		uint64_t *lat = malloc(trips * sizeof(*lat));
 
