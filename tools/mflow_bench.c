@@ -1258,21 +1258,38 @@ static long num_arg(int opt, const char *arg, long min, long max)
 }
 
 /* -t mflow,sock: a mask of transports by their short names, 0 if bad. */
-static unsigned int parse_transports(char *list)
+static unsigned int parse_transports(const char *list)
 {
 	unsigned int mask = 0;
-	char *name;
+	size_t len;
 	int t;
 
-	for (name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+	for (; *list; list += len + !!list[len]) {
+		len = strcspn(list, ",");
+		if (!len)
+			continue;
 		for (t = 0; t < T_COUNT; t++)
-			if (!strcmp(name, tshort[t]))
+			if (strlen(tshort[t]) == len &&
+			    !strncmp(list, tshort[t], len))
 				break;
 		if (t == T_COUNT)
 			return 0;
 		mask |= 1U << t;
 	}
 	return mask;
+}
+
+/* What -t takes, from tshort[]: "transports are mflow,pipe,...". */
+static const char *transport_names(void)
+{
+	static char buf[128];
+	int n, t;
+
+	n = snprintf(buf, sizeof(buf), "transports are");
+	for (t = 0; t < T_COUNT && n < (int)sizeof(buf); t++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s%s", t ? "," : " ",
+			      tshort[t]);
+	return buf;
 }
 
 static void usage(const char *argv0, FILE *f, int code)
@@ -1317,7 +1334,6 @@ int main(int argc, char **argv)
 	unsigned int only_t = ALL_T;
 	size_t total = 32 << 20;
 	int trips = 2000, rounds = 5, quick = 0, nw = 0, opt;
-	char *tlist;
 	unsigned int i, j;
 	uint64_t t0;
 
@@ -1344,14 +1360,9 @@ int main(int argc, char **argv)
 			quick = 1;
 			break;
 		case 't':
-			tlist = strdup(optarg);
-			if (!tlist)
-				fail("strdup");
-			only_t = parse_transports(tlist);
-			free(tlist);
+			only_t = parse_transports(optarg);
 			if (!only_t)
-				bad_arg(opt, optarg,
-					"transports are mflow, pipe, pipe-rs, sock, sock-m, pty, sock2 and mflow-bp");
+				bad_arg(opt, optarg, transport_names());
 			break;
 		case 'w':
 			only_w = optarg;
