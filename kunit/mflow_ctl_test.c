@@ -97,8 +97,8 @@ static void mflow_console_retire_held_bytes_busy(struct kunit *test)
 }
 
 /*
- * R16: an endpoint 0 that left without writing holds nothing: REMOVE
- * goes ahead and frees the fifos.
+ * R15, R16: an endpoint 0 that left without writing holds nothing: the
+ * console is idle again at once, and REMOVE goes ahead.
  */
 static void mflow_console_retire_lone_empty(struct kunit *test)
 {
@@ -107,10 +107,10 @@ static void mflow_console_retire_lone_empty(struct kunit *test)
 	struct mflow_endpoint *ep = mflow_fixture_attach(fix, 0);
 
 	mflow_fixture_detach(fix, ep);
-	KUNIT_EXPECT_TRUE(test, mflow_console_busy(fix->con));
+	KUNIT_EXPECT_FALSE(test, mflow_console_busy(fix->con));
+	KUNIT_EXPECT_NULL(test, fix->con->dir[0].buf);
+	KUNIT_EXPECT_NULL(test, fix->con->dir[1].buf);
 	KUNIT_EXPECT_NULL(test, mflow_console_retire(fix->con));
-	KUNIT_EXPECT_NULL(test, fix->con->dir[0].fifo.kfifo.data);
-	KUNIT_EXPECT_NULL(test, fix->con->dir[1].fifo.kfifo.data);
 }
 
 /* R16: once removed, attaching fails with ENXIO and changes nothing. */

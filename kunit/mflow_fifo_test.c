@@ -281,10 +281,12 @@ static ssize_t mflow_io(struct mflow_endpoint *ep, bool write, void *buf,
 /*
  * R3, R6: with MFLOW_IO_NOWAIT (IOCB_NOWAIT) neither a read nor a write
  * waits for the direction's lock: -EAGAIN while another caller holds it,
- * and nothing moves. A write moves all of its bytes or none, however many:
- * one larger than PIPE_BUF that does not fit is -EAGAIN, not partial.
+ * and nothing moves. Otherwise a NOWAIT write follows the O_NONBLOCK rule:
+ * up to PIPE_BUF bytes all or -EAGAIN, a larger one moves what fits (the
+ * first bytes of its buffer), so that io_uring completes it short instead
+ * of retrying it from poll.
  */
-static void mflow_nowait_lock_and_whole_write(struct kunit *test)
+static void mflow_nowait_lock_and_partial_write(struct kunit *test)
 {
 	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
 	struct mflow_endpoint *w = fix->ep[0], *r = fix->ep[1];
@@ -300,10 +302,10 @@ static void mflow_nowait_lock_and_whole_write(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mflow_readable(r), 0);
 
 	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, big, MFLOW_IO_NOWAIT),
-			-EAGAIN);
-	KUNIT_EXPECT_EQ(test, mflow_readable(r), 0);
-	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, FIFO, MFLOW_IO_NOWAIT),
 			FIFO);
+	KUNIT_EXPECT_EQ(test, mflow_readable(r), FIFO);
+	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, 10, MFLOW_IO_NOWAIT),
+			-EAGAIN);
 
 	mutex_lock(&r->in->rd_lock);
 	KUNIT_EXPECT_EQ(test, mflow_io(r, false, dst, FIFO, MFLOW_IO_NOWAIT),
@@ -315,6 +317,81 @@ static void mflow_nowait_lock_and_whole_write(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mflow_pattern_check(dst, FIFO, 0), FIFO);
 	KUNIT_EXPECT_EQ(test, mflow_io(r, false, dst, FIFO, MFLOW_IO_NOWAIT),
 			-EAGAIN);
+
+	/* Room for less than a PIPE_BUF write: all or nothing. */
+	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, FIFO - 100,
+				       MFLOW_IO_NOWAIT), FIFO - 100);
+	KUNIT_EXPECT_EQ(test, mflow_io(w, true, src, PIPE_BUF,
+				       MFLOW_IO_NOWAIT), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, mflow_readable(r), FIFO - 100);
+}
+
+/* Whether @task sleeps on @wq now. */
+static bool mflow_on_queue(struct wait_queue_head *wq,
+			   struct task_struct *task)
+{
+	struct wait_queue_entry *e;
+	bool found = false;
+
+	spin_lock_irq(&wq->lock);
+	list_for_each_entry(e, &wq->head, entry)
+		found |= e->private == task;
+	spin_unlock_irq(&wq->lock);
+	return found;
+}
+
+/*
+ * R2, R3: two readers sleep for data. The one woken for the first byte
+ * finds the read lock taken, and a signal comes while it waits for it.
+ * The wakeup is not lost with it: the byte is read promptly, and never
+ * left in the ring with the other reader asleep.
+ */
+static void mflow_read_woken_reader_interrupted(struct kunit *test)
+{
+	struct mflow_fixture *fix = mflow_fixture_pair(test, FIFO);
+	struct mflow_endpoint *w = fix->ep[0], *r = fix->ep[1];
+	struct mflow_dir *d = r->in;
+	struct mflow_kthread *t[2], *woken = NULL;
+	unsigned long end;
+	u8 byte = 0x5a;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		t[i] = mflow_kthread_start_read(fix, r, 1, true);
+		end = jiffies + MFLOW_KUNIT_WAIT;
+		while (!mflow_on_queue(&d->rd_wait, t[i]->task) &&
+		       time_before(jiffies, end))
+			usleep_range(100, 200);
+		KUNIT_ASSERT_TRUE(test, mflow_kthread_asleep(t[i],
+							     &d->rd_wait));
+	}
+
+	mutex_lock(&d->rd_lock);
+	KUNIT_EXPECT_EQ(test, mflow_kwrite(w, &byte, 1, true), 1);
+	/* The reader woken has left the queue, and sleeps on the lock. */
+	end = jiffies + MFLOW_KUNIT_WAIT;
+	while (!woken && time_before(jiffies, end)) {
+		for (i = 0; i < 2; i++)
+			if (!mflow_on_queue(&d->rd_wait, t[i]->task) &&
+			    !task_is_running(t[i]->task))
+				woken = t[i];
+		if (!woken)
+			usleep_range(100, 200);
+	}
+	if (woken)
+		mflow_kthread_signal(woken);
+	mutex_unlock(&d->rd_lock);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, woken, "no reader was woken");
+
+	end = jiffies + MFLOW_KUNIT_WAIT;
+	while (mflow_readable(r) && time_before(jiffies, end))
+		usleep_range(100, 200);
+	KUNIT_EXPECT_EQ_MSG(test, mflow_readable(r), 0,
+			    "the byte stayed in the ring, a reader asleep");
+	/* Release whichever reader still waits, then count the bytes read. */
+	KUNIT_EXPECT_EQ(test, mflow_kwrite(w, &byte, 1, true), 1);
+	KUNIT_EXPECT_EQ(test, mflow_kthread_join(fix, t[0]) +
+			mflow_kthread_join(fix, t[1]), 2);
 }
 
 /*
@@ -454,7 +531,7 @@ static void mflow_indices_wrap_past_2_32(struct kunit *test)
 	const size_t total = 8 * FIFO;
 	u8 *src = mflow_pattern_alloc(test, total);
 	u8 *dst = kunit_kzalloc(test, FIFO, GFP_KERNEL);
-	struct __kfifo *f = &fix->con->dir[0].fifo.kfifo;
+	struct mflow_dir *f = &fix->con->dir[0];
 	size_t pos = 0, got = 0;
 	unsigned int step = 0;
 	bool wrapped = false;
@@ -507,7 +584,8 @@ static struct kunit_case mflow_fifo_cases[] = {
 	KUNIT_CASE(mflow_write_read_segments),
 	KUNIT_CASE(mflow_write_nonblock_small),
 	KUNIT_CASE(mflow_write_nonblock_large),
-	KUNIT_CASE(mflow_nowait_lock_and_whole_write),
+	KUNIT_CASE(mflow_nowait_lock_and_partial_write),
+	KUNIT_CASE(mflow_read_woken_reader_interrupted),
 	KUNIT_CASE(mflow_readable_outq_counts),
 	KUNIT_CASE(mflow_get_stats_counts),
 	KUNIT_CASE(mflow_indices_wrap_past_2_32),

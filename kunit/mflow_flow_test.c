@@ -44,14 +44,14 @@ static void mflow_console_create_bad_size(struct kunit *test)
 
 static bool mflow_fifo_allocated(struct mflow_console *con)
 {
-	return con->dir[0].fifo.kfifo.data || con->dir[1].fifo.kfifo.data;
+	return con->dir[0].buf || con->dir[1].buf;
 }
 
 /*
  * R15: an idle console holds no fifo memory: none after create (even at
  * MFLOW_FIFO_MAX), some once attached, none again after both endpoints
  * detached; mflow_console_busy() is true exactly while the connection is
- * live. (Assumes the core NULLs the kfifo data pointer when it frees it.)
+ * live. (Assumes the core NULLs the ring's buffer pointer when it frees it.)
  */
 static void mflow_console_create_idle(struct kunit *test)
 {
@@ -182,7 +182,9 @@ static void mflow_attach_no_read(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mflow_kwrite(peer, buf, 8, true), -EPIPE);
 	KUNIT_EXPECT_EQ(test, mflow_kwrite(peer, buf, 8, false), -EPIPE);
 	KUNIT_EXPECT_EQ(test, mflow_kread(wo, buf, 8, true), 0);
-	KUNIT_EXPECT_TRUE(test, mflow_poll_mask(peer) & EPOLLERR);
+	/* The peer shut only its read side: no EPOLLERR, EPOLLOUT stays. */
+	KUNIT_EXPECT_FALSE(test, mflow_poll_mask(peer) & EPOLLERR);
+	KUNIT_EXPECT_TRUE(test, mflow_poll_mask(peer) & EPOLLOUT);
 
 	KUNIT_EXPECT_EQ(test, mflow_kwrite(wo, buf, 8, false), 8);
 	KUNIT_EXPECT_EQ(test, mflow_kread(peer, buf, 8, true), 8);
@@ -535,6 +537,13 @@ static void mflow_poll_setup_shut_wr(struct kunit *test,
 	KUNIT_ASSERT_EQ(test, mflow_shutdown(fix->ep[0], MFLOW_SHUT_WR), 0);
 }
 
+static void mflow_poll_setup_shut_wr_peer_detached(struct kunit *test,
+						   struct mflow_fixture *fix)
+{
+	KUNIT_ASSERT_EQ(test, mflow_shutdown(fix->ep[0], MFLOW_SHUT_WR), 0);
+	mflow_fixture_detach(fix, fix->ep[1]);
+}
+
 static void mflow_poll_setup_shut_rd(struct kunit *test,
 				     struct mflow_fixture *fix)
 {
@@ -563,17 +572,19 @@ static const struct mflow_poll_param mflow_poll_params[] = {
 	{ "data in, peer SHUT_WR", mflow_poll_setup_peer_data_shut_wr,
 	  POLL_R | EPOLLRDHUP | POLL_W, MFLOW_POLL_BITS },
 	{ "both SHUT_WR", mflow_poll_setup_both_shut_wr,
-	  POLL_R | EPOLLRDHUP | EPOLLHUP | POLL_W | EPOLLERR, MFLOW_POLL_BITS },
+	  POLL_R | EPOLLRDHUP | EPOLLHUP | POLL_W, MFLOW_POLL_BITS },
 	{ "peer SHUT_RD", mflow_poll_setup_peer_shut_rd,
-	  POLL_W | EPOLLERR, MFLOW_POLL_BITS },
+	  POLL_W, MFLOW_POLL_BITS },
 	{ "full, peer SHUT_RD", mflow_poll_setup_full_peer_shut_rd,
-	  POLL_W | EPOLLERR, MFLOW_POLL_BITS },
+	  POLL_W, MFLOW_POLL_BITS },
 	{ "peer SHUT_RDWR", mflow_poll_setup_peer_shut_rdwr,
-	  POLL_R | EPOLLRDHUP | EPOLLHUP | POLL_W | EPOLLERR, MFLOW_POLL_BITS },
+	  POLL_R | EPOLLRDHUP | EPOLLHUP | POLL_W, MFLOW_POLL_BITS },
 	{ "peer detached", mflow_poll_setup_peer_detached,
 	  POLL_R | EPOLLRDHUP | EPOLLHUP | POLL_W | EPOLLERR, MFLOW_POLL_BITS },
+	{ "local SHUT_WR, peer detached", mflow_poll_setup_shut_wr_peer_detached,
+	  POLL_R | EPOLLRDHUP | EPOLLHUP | POLL_W, MFLOW_POLL_BITS },
 	{ "local SHUT_WR", mflow_poll_setup_shut_wr,
-	  POLL_W | EPOLLERR, MFLOW_POLL_BITS },
+	  POLL_W, MFLOW_POLL_BITS },
 	{ "local SHUT_RD", mflow_poll_setup_shut_rd,
 	  POLL_R | POLL_W, MFLOW_POLL_BITS & ~EPOLLRDHUP },
 };
@@ -583,8 +594,10 @@ KUNIT_ARRAY_PARAM_DESC(mflow_poll, mflow_poll_params, desc);
 /*
  * R11: the poll mask has EPOLLIN when a read would not block (data or EOF),
  * EPOLLRDHUP once the peer shut its write side, EPOLLOUT with room for
- * PIPE_BUF or when a write would fail, EPOLLERR when it would fail with
- * EPIPE, EPOLLHUP when both directions are finished.
+ * PIPE_BUF or when a write would fail, EPOLLERR once the peer detached
+ * while the local write side is open (never from the endpoint's own
+ * shutdown, nor from the peer shutting only its read side), EPOLLHUP when
+ * both directions are finished.
  */
 static void mflow_poll_mask_state(struct kunit *test)
 {

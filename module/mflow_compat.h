@@ -73,4 +73,19 @@
 #define MFLOW_UEVENT_DEV	struct device
 #endif
 
+/*
+ * Whether @p runs on a CPU now (and that CPU's vCPU is not preempted by
+ * the host): the test mutex spinning makes of its owner. owner_on_cpu()
+ * came to <linux/sched.h> in 5.16.
+ */
+#include <linux/sched.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
+#define mflow_task_on_cpu(p)	owner_on_cpu(p)
+#else
+static inline bool mflow_task_on_cpu(struct task_struct *p)
+{
+	return READ_ONCE(p->on_cpu) && !vcpu_is_preempted(task_cpu(p));
+}
+#endif
+
 #endif /* _MFLOW_COMPAT_H */

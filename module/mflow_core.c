@@ -21,7 +21,7 @@
  * and its writes fail. When both endpoints have detached the console resets
  * and frees its buffers; the next connection sees nothing of the last one.
  *
- * Each direction is a kfifo with one producer (the writer holding the
+ * Each direction is a ring with one producer (the writer holding the
  * direction's wr_lock) and one consumer (the reader holding rd_lock), which
  * need no common lock: the consumer publishes the out index and the producer
  * the in index with release stores, and each side reads the other's index
@@ -47,9 +47,11 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
+#include <linux/sched/task.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
@@ -58,69 +60,95 @@
 #include "mflow_trace.h"
 
 /*
+ * Lock order, outermost first:
+ *
+ *   the control device's mutex (mflow_ctl.c)
+ *     -> the registry's xarray lock, or mflow_console.lock
+ *       -> mflow_dir.rd_lock -> mflow_dir.wr_lock (both of one direction
+ *          only in mflow_keep_for_peer(); readers and writers hold one)
+ *         -> mflow_dir.lock (a spinlock: the shut flags vs. publishing)
+ *           -> the wait-queue locks (rd_wait, wr_wait, close_wait)
+ *
+ * Copies to and from user memory run under rd_lock or wr_lock only, never
+ * under a spinlock or the console lock. Nobody sleeps for data, room or a
+ * close holding any of these locks.
+ */
+
+/*
  * Bytes copied between publishing the indices and waking the other side,
  * so that a large transfer keeps reader and writer copying side by side.
  */
 #define MFLOW_PIECE	((size_t)SZ_64K)
 
-static unsigned int mflow_fifo_bytes(struct mflow_dir *d)
-{
-	return d->fifo.kfifo.mask + 1;
-}
+static bool reply_spin = true;
+module_param(reply_spin, bool, 0644);
+MODULE_PARM_DESC(reply_spin,
+		 "a reader blocked for a reply may spin while the peer that will answer runs on a CPU (default: on)");
 
-/* Bytes in flight, as the consumer sees them: the data is visible. */
+/* Bytes in flight, as the consumer (holding rd_lock) sees them. */
 static unsigned int mflow_used(struct mflow_dir *d)
 {
-	struct __kfifo *f = &d->fifo.kfifo;
-
-	/* Pairs with the release in mflow_publish(). */
-	return smp_load_acquire(&f->in) - f->out;
+	lockdep_assert_held(&d->rd_lock);
+	/* Pairs with the release in mflow_publish(): the bytes are seen. */
+	return smp_load_acquire(&d->in) - d->out;
 }
 
 /*
- * Free space, as the producer sees it: the consumer is done with it. The
- * consumer also calls it (mflow_wake_writer()), hence READ_ONCE() on in.
+ * Free space, as the producer (holding wr_lock, or owning the busy write
+ * that sleeps for room) or the consumer (holding rd_lock) sees it: each
+ * owns one of the two indices, so the difference stays within the ring.
  */
 static unsigned int mflow_room(struct mflow_dir *d)
 {
-	struct __kfifo *f = &d->fifo.kfifo;
 	unsigned int out;
 
-	/* Pairs with the release in mflow_fifo_to_iter() and mflow_drop(). */
-	out = smp_load_acquire(&f->out);
-	return mflow_fifo_bytes(d) - (READ_ONCE(f->in) - out);
+	/* Pairs with the release in mflow_consume(): the copy out is done. */
+	out = smp_load_acquire(&d->out);
+	return d->size - (READ_ONCE(d->in) - out);
 }
 
 /*
  * Bytes in flight for an observer that is neither producer nor consumer
- * (poll, FIONREAD, OUTQ, fdinfo): always within 0..fifo size.
+ * (poll, FIONREAD, OUTQ, fdinfo, a reader's wait): always within 0..size.
  *
  * The out index is loaded first, then the in index. The consumer never
  * moves out past an in it has seen, so with out seen first, in is at least
  * out and the difference cannot go negative. The producer may meanwhile
  * have refilled what the consumer freed after our load of out, which can
- * take the difference past the fifo size: clamp that, since a full fifo is
+ * take the difference past the ring size: clamp that, since a full ring is
  * what we saw at some moment between the two loads.
  */
 static unsigned int mflow_peek_used(struct mflow_dir *d)
 {
-	struct __kfifo *f = &d->fifo.kfifo;
 	unsigned int out, in;
 
 	/*
-	 * Pairs with the release of out in mflow_fifo_to_iter() and
-	 * mflow_drop(): the consumer loaded in (with acquire) before it
-	 * published that out, so the in we load next is not older.
+	 * Pairs with the release of out in mflow_consume(): the consumer
+	 * loaded in (with acquire) before it published that out, so the in
+	 * we load next is not older.
 	 */
-	out = smp_load_acquire(&f->out);
-	in = READ_ONCE(f->in);
-	return min(in - out, mflow_fifo_bytes(d));
+	out = smp_load_acquire(&d->out);
+	in = READ_ONCE(d->in);
+	return min(in - out, READ_ONCE(d->size));
 }
 
+/*
+ * Whether a read would not block. Lockless: a reader tests it in its wait
+ * and poll tests it, while the producer publishes and the consumer takes.
+ *
+ *   reader (no rd_lock)         producer                 consumer
+ *   loads out, then in          publishes in (release)   takes, moves out
+ *
+ * A stale answer is "empty" while bytes were just published: the producer
+ * then wakes the queue after its store (mflow_wake_reader()), and the
+ * reader, queued before it tested, sees that wakeup. A stale "readable"
+ * while another reader just took the bytes makes the woken reader look
+ * again under rd_lock and sleep once more.
+ */
 static bool mflow_can_read(struct mflow_dir *d)
 {
 	return READ_ONCE(d->rd_shut) || READ_ONCE(d->wr_shut) ||
-	       mflow_used(d);
+	       mflow_peek_used(d);
 }
 
 static bool mflow_write_dead(struct mflow_dir *d)
@@ -134,36 +162,40 @@ static bool mflow_can_write(struct mflow_dir *d, unsigned int need)
 }
 
 /* Consumer: copy @len bytes out to @to, then free them. */
-static size_t mflow_fifo_to_iter(struct mflow_dir *d, struct iov_iter *to,
-				 size_t len)
+static size_t mflow_consume(struct mflow_dir *d, struct iov_iter *to,
+			    size_t len)
 {
-	struct __kfifo *f = &d->fifo.kfifo;
-	unsigned int off = f->out & f->mask;
-	size_t first = min_t(size_t, len, mflow_fifo_bytes(d) - off);
-	unsigned char *data = f->data;
+	unsigned int off = d->out & (d->size - 1);
+	size_t first = min_t(size_t, len, d->size - off);
 	size_t n;
 
-	n = copy_to_iter(data + off, first, to);
+	lockdep_assert_held(&d->rd_lock);
+	n = copy_to_iter(d->buf + off, first, to);
 	if (n == first && len > first)
-		n += copy_to_iter(data, len - first, to);
-	/* The copy is done before the writer may reuse the space. */
-	smp_store_release(&f->out, f->out + n);
+		n += copy_to_iter(d->buf, len - first, to);
+	/*
+	 * The copy is done before the writer may reuse the space: pairs
+	 * with the acquire in mflow_room().
+	 */
+	smp_store_release(&d->out, d->out + n);
 	return n;
 }
 
-/* Producer: copy @len bytes in from @from; mflow_publish() makes them seen. */
-static size_t mflow_fifo_from_iter(struct mflow_dir *d, struct iov_iter *from,
-				   size_t len)
+/*
+ * Producer: copy @len bytes in from @from, past the published bytes;
+ * mflow_publish() makes them seen. Until then they are not in the stream.
+ */
+static size_t mflow_produce(struct mflow_dir *d, struct iov_iter *from,
+			    size_t len)
 {
-	struct __kfifo *f = &d->fifo.kfifo;
-	unsigned int off = f->in & f->mask;
-	size_t first = min_t(size_t, len, mflow_fifo_bytes(d) - off);
-	unsigned char *data = f->data;
+	unsigned int off = d->in & (d->size - 1);
+	size_t first = min_t(size_t, len, d->size - off);
 	size_t n;
 
-	n = copy_from_iter(data + off, first, from);
+	lockdep_assert_held(&d->wr_lock);
+	n = copy_from_iter(d->buf + off, first, from);
 	if (n == first && len > first)
-		n += copy_from_iter(data, len - first, from);
+		n += copy_from_iter(d->buf, len - first, from);
 	return n;
 }
 
@@ -174,13 +206,18 @@ static size_t mflow_fifo_from_iter(struct mflow_dir *d, struct iov_iter *from,
  */
 static bool mflow_publish(struct mflow_dir *d, unsigned int n)
 {
-	struct __kfifo *f = &d->fifo.kfifo;
 	bool ok;
 
+	lockdep_assert_held(&d->wr_lock);
 	spin_lock(&d->lock);
 	ok = !d->wr_shut && !d->rd_shut;
-	if (ok) /* The bytes are in place before the reader may see them. */
-		smp_store_release(&f->in, f->in + n);
+	/*
+	 * The bytes are in place before the reader may see them: pairs with
+	 * the acquire in mflow_used() and mflow_peek_used()'s READ_ONCE()
+	 * after its acquire of out.
+	 */
+	if (ok)
+		smp_store_release(&d->in, d->in + n);
 	spin_unlock(&d->lock);
 	return ok;
 }
@@ -188,10 +225,33 @@ static bool mflow_publish(struct mflow_dir *d, unsigned int n)
 /* Consumer: drop everything in flight (read side shut). */
 static void mflow_drop(struct mflow_dir *d)
 {
-	struct __kfifo *f = &d->fifo.kfifo;
+	lockdep_assert_held(&d->rd_lock);
+	/* As in mflow_consume(), without the copy. */
+	smp_store_release(&d->out, smp_load_acquire(&d->in));
+}
 
-	/* As in mflow_fifo_to_iter(), without the copy. */
-	smp_store_release(&f->out, smp_load_acquire(&f->in));
+/**
+ * mflow_dir_peek() - copy the first bytes in flight without taking them
+ * @d: the direction; the caller holds @d->rd_lock, so the bytes from the
+ *	out index on stay put until it moves that index.
+ * @buf: where they go.
+ * @len: at most this many.
+ *
+ * Return: the bytes copied.
+ */
+unsigned int mflow_dir_peek(struct mflow_dir *d, void *buf, unsigned int len)
+{
+	unsigned int off, n, first;
+
+	lockdep_assert_held(&d->rd_lock);
+	n = min(len, mflow_used(d));
+	if (!n)
+		return 0;
+	off = d->out & (d->size - 1);
+	first = min(n, d->size - off);
+	memcpy(buf, d->buf + off, first);
+	memcpy((u8 *)buf + first, d->buf, n - first);
+	return n;
 }
 
 /*
@@ -203,27 +263,34 @@ static void mflow_drop(struct mflow_dir *d)
  * set_current_state() in prepare_to_wait(), which mflow_wait_room() runs
  * after storing wr_need and queueing itself and before loading out: either
  * the writer sees our room and does not sleep, or we see it queued with its
- * wr_need and wake it.
+ * wr_need and wake it. The wakeup carries no sync hint: the reader goes on
+ * copying, and the two copies should run on two CPUs.
  */
 static void mflow_wake_writer(struct mflow_dir *d)
 {
 	if (wq_has_sleeper(&d->wr_wait) &&
 	    mflow_room(d) >= READ_ONCE(d->wr_need))
-		wake_up_interruptible_sync_poll(&d->wr_wait,
-						EPOLLOUT | EPOLLWRNORM);
+		wake_up_interruptible_poll(&d->wr_wait,
+					   EPOLLOUT | EPOLLWRNORM);
 }
 
 /*
  * Producer, after publishing in (or a reader leaving data behind): wake a
  * reader. The smp_mb() in wq_has_sleeper() orders the store of in before
  * the load of the queue; it pairs with the barrier of set_current_state()
- * in the reader's wait, between queueing itself and loading in.
+ * in the reader's wait, between queueing itself and loading in. @sync: the
+ * waker is about to return or sleep, so the scheduler may keep the reader
+ * where it is; a writer with more pieces to copy passes false.
  */
-static void mflow_wake_reader(struct mflow_dir *d)
+static void mflow_wake_reader(struct mflow_dir *d, bool sync)
 {
-	if (wq_has_sleeper(&d->rd_wait))
+	if (!wq_has_sleeper(&d->rd_wait))
+		return;
+	if (sync)
 		wake_up_interruptible_sync_poll(&d->rd_wait,
 						EPOLLIN | EPOLLRDNORM);
+	else
+		wake_up_interruptible_poll(&d->rd_wait, EPOLLIN | EPOLLRDNORM);
 }
 
 /*
@@ -246,31 +313,36 @@ static bool mflow_mark_wr_shut(struct mflow_dir *d)
 }
 
 /*
- * The reader of @d is done: bytes in flight are dropped, writes fail. As
- * for mflow_mark_wr_shut(), true for the first shutdown only.
+ * The reader of @d is done: bytes in flight are dropped, writes fail.
+ * @gone: it detached, rather than only shut its read side. As for
+ * mflow_mark_wr_shut(), true only when this changes something.
  */
-static bool mflow_mark_rd_shut(struct mflow_dir *d)
+static bool mflow_mark_rd_shut(struct mflow_dir *d, bool gone)
 {
-	bool was;
+	bool changed;
 
 	spin_lock(&d->lock);
-	was = d->rd_shut;
+	changed = !d->rd_shut || (gone && !d->rd_gone);
 	WRITE_ONCE(d->rd_shut, true);
+	if (gone)
+		WRITE_ONCE(d->rd_gone, true);
 	spin_unlock(&d->lock);
-	return !was;
+	return changed;
 }
 
 /*
- * mflow_shut() - shut @ep's read side (@rd) and write side (@wr)
+ * mflow_shut() - shut @ep's read side (@rd) and write side (@wr); @gone:
+ * the endpoint detaches
  *
  * Both flags are set before anyone is woken, so that a peer woken by the
  * first wakeup already sees the whole change: a detach is one edge with
  * EPOLLIN, EPOLLRDHUP, EPOLLERR and EPOLLHUP together, not two.
  */
-static void mflow_shut(struct mflow_endpoint *ep, bool rd, bool wr)
+static void mflow_shut(struct mflow_endpoint *ep, bool rd, bool wr,
+		       bool gone)
 {
 	struct mflow_dir *in = ep->in, *out = ep->out;
-	bool rd_first = rd && mflow_mark_rd_shut(in);
+	bool rd_first = rd && mflow_mark_rd_shut(in, gone);
 	bool wr_first = wr && mflow_mark_wr_shut(out);
 
 	if (rd_first) {
@@ -295,8 +367,8 @@ static void mflow_shut(struct mflow_endpoint *ep, bool rd, bool wr)
 /*
  * rd_lock and wr_lock are held only while copying, never across a sleep for
  * data or room, so a non-blocking caller may wait for them too (as pipes
- * do): what poll reported stays true for its call (R11). Restartable, as
- * the waits for data or room are.
+ * do): what poll reported stays true for its call. Restartable, as the
+ * waits for data or room are.
  */
 static int mflow_lock(struct mutex *lock, unsigned int flags)
 {
@@ -305,73 +377,98 @@ static int mflow_lock(struct mutex *lock, unsigned int flags)
 	return mutex_lock_interruptible(lock) ? -ERESTARTSYS : 0;
 }
 
+/* Why a spin for bytes ended. */
+enum mflow_spin_end {
+	MFLOW_SPIN_READABLE,	/* the stream became readable */
+	MFLOW_SPIN_YIELD,	/* it gave way before its time was up */
+	MFLOW_SPIN_TIMEOUT,	/* it used all its time */
+};
+
 /*
- * Before a reader sleeps, spin up to @us microseconds for bytes or the end
- * of the stream. Never on one CPU, where the peer could not run meanwhile;
- * it stops as soon as another task is runnable on this CPU (the peer, if
- * both share it: need_resched() alone is not set for a woken task that
- * does not preempt us) or a signal is pending. Called without rd_lock.
- * Return: 1 if the stream became readable, 0 if the spin gave way early,
- * -ETIME if it used all of @us.
+ * Spin up to @us microseconds for bytes or the end of the stream on @d.
+ * Never on one CPU, where the peer could not run meanwhile. It gives way as
+ * soon as another task is runnable on this CPU (the peer, if both share it:
+ * need_resched() alone is not set for a woken task that does not preempt
+ * us), a signal is pending, or @answerer (when given) is no longer running
+ * on a CPU: then nothing will come soon, and on an overcommitted host our
+ * vCPU may be the one the answerer needs. Called without rd_lock.
  */
-static int mflow_spin(struct mflow_dir *d, u32 us)
+static enum mflow_spin_end mflow_spin(struct mflow_dir *d, u32 us,
+				      struct task_struct *answerer)
 {
 	u64 end;
 
 	if (!us || num_online_cpus() < 2)
-		return 0;
+		return MFLOW_SPIN_YIELD;
 	end = local_clock() + (u64)us * NSEC_PER_USEC;
 	do {
 		if (mflow_can_read(d))
-			return 1;
+			return MFLOW_SPIN_READABLE;
 		if (need_resched() || !single_task_running() ||
-		    signal_pending(current))
-			return 0;
+		    signal_pending(current) ||
+		    (answerer && !mflow_task_on_cpu(answerer)))
+			return MFLOW_SPIN_YIELD;
 		cpu_relax();
 	} while (local_clock() < end);
-	return -ETIME;
+	return MFLOW_SPIN_TIMEOUT;
 }
 
 /*
  * The reply wakeup. A request/response peer that has just drained its
- * inbound direction is about to answer, while the endpoint that asked
- * sleeps in mflow_read() for that answer. Waking the asker now, rather
- * than when the answer is written, lets its CPU leave idle while the peer
- * works; it then spins for the answer (mflow_reply_spin()). AF_UNIX
- * sockets get the same effect from waking a sender blocked in recv() when
- * its message is consumed.
+ * inbound direction is about to answer, while the task that sent the
+ * request sleeps in mflow_read() for that answer. Waking the asker now,
+ * rather than when the answer is written, lets its CPU leave idle while
+ * the peer works; it then spins for the answer, but only while the peer
+ * (the task that drained, which will answer) runs on a CPU
+ * (mflow_reply_spin()). AF_UNIX sockets get the same effect from waking a
+ * sender blocked in recv() when its message is consumed.
  *
- * Only a reader blocked on another CPU is woken: on this one it would only
- * take the CPU from the peer that has to answer. Spins that see no answer
- * back off exponentially: after n of them in a row the next 2^n - 1
- * wakeups are skipped, up to 63 of every 64, so a peer that reads without
- * answering costs the asker little; one answer seen resets the count.
+ * Only the task that wrote the bytes just drained is woken, and only when
+ * it sleeps on another CPU: a thread that logs while another thread of the
+ * same program waits for input is no request/response pair and pays
+ * nothing; on this CPU the asker would only take the CPU from the peer.
+ * The task is woken directly (as rcuwait does), not through the queue, so
+ * no poller of the endpoint sees a wakeup for nothing; and without a sync
+ * hint, since the waker goes on running. Spins that see no answer back off
+ * exponentially: after n of them in a row the next 2^n - 1 wakeups are
+ * skipped, up to 63 of every 64; one answer seen resets the count. The
+ * module parameter reply_spin and %MFLOW_OPT_NO_REPLY_SPIN turn it off.
  */
 #define MFLOW_REPLY_SPIN_US	50
 #define MFLOW_REPLY_BACKOFF_MAX	6
 
 static void mflow_reply_wake(struct mflow_endpoint *ep)
 {
+	struct mflow_endpoint *peer = &ep->con->ep[!ep->index];
 	struct mflow_dir *back = ep->out;
-	int cpu = READ_ONCE(back->rd_sleep_cpu);
+	struct task_struct *asker, *old;
 	unsigned int skip;
 
-	if (cpu < 0 || cpu == raw_smp_processor_id() ||
+	if (!READ_ONCE(reply_spin) || READ_ONCE(peer->no_reply_spin) ||
 	    num_online_cpus() < 2 || mflow_peek_used(back))
 		return;
+	rcu_read_lock();
+	asker = rcu_dereference(back->rd_sleeper);
+	if (!asker || asker != READ_ONCE(ep->in->last_writer) ||
+	    task_cpu(asker) == raw_smp_processor_id())
+		goto out_unlock;
 	skip = READ_ONCE(back->hint_skip);
 	if (skip) {
 		WRITE_ONCE(back->hint_skip, skip - 1);
-		return;
+		goto out_unlock;
 	}
 	/*
-	 * The store of the hint is ordered before the test of the queue by
-	 * the queue's lock in __wake_up(); it pairs with the barrier of
-	 * set_current_state() in the reader's wait, between queueing itself
-	 * and testing its condition: either it sees the hint, or it is woken.
+	 * Publish whom to spin for before the wakeup: wake_up_process()
+	 * orders the store before its test of the task's state, and pairs
+	 * with the barrier of set_current_state() in the asker's wait,
+	 * between storing rd_sleeper and testing the hint.
 	 */
-	WRITE_ONCE(back->reply_hint, true);
-	wake_up_interruptible_sync_poll(&back->rd_wait, EPOLLIN | EPOLLRDNORM);
+	old = xchg(&back->answerer, get_task_struct(current));
+	if (old)
+		put_task_struct(old);
+	wake_up_process(asker);
+out_unlock:
+	rcu_read_unlock();
 }
 
 /*
@@ -381,49 +478,64 @@ static void mflow_reply_wake(struct mflow_endpoint *ep)
 static bool mflow_reply_spin(struct mflow_endpoint *ep)
 {
 	struct mflow_dir *d = ep->in;
-	int ret;
+	struct task_struct *answerer = xchg(&d->answerer, NULL);
+	enum mflow_spin_end end;
+	unsigned int n;
 
-	if (!READ_ONCE(d->reply_hint))
+	if (!answerer)
 		return false;
-	WRITE_ONCE(d->reply_hint, false);
-	ret = mflow_spin(d, MFLOW_REPLY_SPIN_US);
-	/* Read locklessly by fdinfo. */
-	if (ret > 0) {
+	end = mflow_spin(d, MFLOW_REPLY_SPIN_US, answerer);
+	put_task_struct(answerer);
+	/* The counters are read locklessly by fdinfo. */
+	switch (end) {
+	case MFLOW_SPIN_READABLE:
 		WRITE_ONCE(ep->reply_hits, ep->reply_hits + 1);
 		WRITE_ONCE(d->miss_streak, 0);
-	} else if (ret < 0) {
-		unsigned int n = min(READ_ONCE(d->miss_streak) + 1,
-				     MFLOW_REPLY_BACKOFF_MAX);
-
+		return true;
+	case MFLOW_SPIN_YIELD:
+		WRITE_ONCE(ep->reply_yields, ep->reply_yields + 1);
+		break;
+	case MFLOW_SPIN_TIMEOUT:
 		WRITE_ONCE(ep->reply_misses, ep->reply_misses + 1);
-		WRITE_ONCE(d->miss_streak, n);
-		WRITE_ONCE(d->hint_skip, (1U << n) - 1);
+		break;
 	}
-	return ret > 0;
+	/* A spin that gave way backs off as one that timed out does. */
+	n = min(READ_ONCE(d->miss_streak) + 1, MFLOW_REPLY_BACKOFF_MAX);
+	WRITE_ONCE(d->miss_streak, n);
+	WRITE_ONCE(d->hint_skip, (1U << n) - 1);
+	return false;
 }
 
 /*
  * Wait for bytes or the end of the stream on @ep's inbound direction:
- * the reply spin, the busy poll (MFLOW_IOC_SET_BUSY_POLL), then sleep.
- * The wait queues us before it tests mflow_can_read(); see
- * mflow_wake_reader() for the pairing. Called without rd_lock.
- * Return: 0 to look again (bytes, EOF, or a reply wakeup), -ERESTARTSYS
- * for a signal.
+ * the busy poll (MFLOW_IOC_SET_BUSY_POLL), then sleep; a reply wakeup
+ * ends the sleep for a reply spin, and the caller looks again. The wait queues
+ * us before it tests mflow_can_read(); see mflow_wake_reader() for the
+ * pairing. Called without rd_lock.
+ * Return: 0 to look again (bytes, EOF or a reply spin), -ERESTARTSYS for
+ * a signal.
  */
 static int mflow_wait_data(struct mflow_endpoint *ep)
 {
 	struct mflow_dir *d = ep->in;
+	struct task_struct *stale;
 	int ret;
 
-	if (mflow_reply_spin(ep) ||
-	    mflow_spin(d, READ_ONCE(ep->busy_poll_us)) > 0)
+	if (mflow_spin(d, READ_ONCE(ep->busy_poll_us), NULL) ==
+	    MFLOW_SPIN_READABLE)
 		return 0;
-	WRITE_ONCE(d->rd_sleep_cpu, raw_smp_processor_id());
+	/* A reply wakeup that came after our last wait ended is for nobody. */
+	stale = xchg(&d->answerer, NULL);
+	if (stale)
+		put_task_struct(stale);
+	rcu_assign_pointer(d->rd_sleeper, current);
 	ret = wait_event_interruptible_exclusive(d->rd_wait,
-						 mflow_can_read(d) ||
-						 READ_ONCE(d->reply_hint));
-	WRITE_ONCE(d->rd_sleep_cpu, -1);
-	return ret ? -ERESTARTSYS : 0;
+			mflow_can_read(d) || READ_ONCE(d->answerer));
+	RCU_INIT_POINTER(d->rd_sleeper, NULL);
+	if (ret)
+		return -ERESTARTSYS;
+	mflow_reply_spin(ep);
+	return 0;
 }
 
 /**
@@ -433,10 +545,10 @@ static int mflow_wait_data(struct mflow_endpoint *ep)
  * @flags: %MFLOW_IO_NONBLOCK to fail with -EAGAIN instead of sleeping;
  *	%MFLOW_IO_NOWAIT (IOCB_NOWAIT) not to wait for a lock either.
  *
- * Returns as soon as at least one byte is there (R2). Sleeps while the
- * stream is empty and the peer can still write (R3), after spinning for
- * the endpoint's busy-poll time if it has one. Once the peer shut its
- * write side or detached, returns what is in flight, then 0 (R4).
+ * Returns as soon as at least one byte is there. Sleeps while the stream is
+ * empty and the peer can still write, after spinning for the endpoint's
+ * busy-poll time if it has one. Once the peer shut its write side or
+ * detached, returns what is in flight, then 0.
  *
  * Return: bytes read, 0 at EOF or for an empty @to, -EAGAIN, -ERESTARTSYS
  * if a signal ended the wait, or -EFAULT if no byte could be copied (none is
@@ -457,7 +569,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		return 0;
 	ret = mflow_lock(&d->rd_lock, flags);
 	if (ret)
-		return ret;
+		goto out_again;
 
 	for (;;) {
 		if (READ_ONCE(d->rd_shut)) {
@@ -484,16 +596,17 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		/*
 		 * Sleep without rd_lock, which another reader of the endpoint
 		 * may need meanwhile. An exclusive waiter woken for data it
-		 * then finds returns 0 even with a signal pending, so a
-		 * wakeup is never lost.
+		 * then finds returns 0 even with a signal pending, and takes
+		 * rd_lock back uninterruptibly (it is held only while
+		 * copying): it must look at the bytes it was woken for, and
+		 * pass the wakeup on if it leaves any, or another sleeping
+		 * reader could stay asleep with bytes in the ring.
 		 */
 		mutex_unlock(&d->rd_lock);
 		ret = mflow_wait_data(ep);
 		if (ret)
 			return ret;
-		ret = mflow_lock(&d->rd_lock, 0);
-		if (ret)
-			return ret;
+		mutex_lock(&d->rd_lock);
 		woken = true;
 	}
 
@@ -503,7 +616,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	while (done < want && avail) {
 		size_t piece = min3(want - done, (size_t)avail, MFLOW_PIECE);
 
-		n = mflow_fifo_to_iter(d, to, piece);
+		n = mflow_consume(d, to, piece);
 		done += n;
 		if (n)
 			mflow_wake_writer(d);
@@ -519,7 +632,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	 * behind, pass it on to the next reader (as pipes do).
 	 */
 	if (woken && mflow_used(d))
-		mflow_wake_reader(d);
+		mflow_wake_reader(d, true);
 	else if (done && !mflow_used(d))
 		mflow_reply_wake(ep);
 	if (!done) {
@@ -533,6 +646,9 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 out_unlock:
 	trace_mflow_read(ep, ret, &peek);
 	mutex_unlock(&d->rd_lock);
+out_again:
+	if (ret == -EAGAIN)
+		WRITE_ONCE(ep->nowait_again, ep->nowait_again + 1);
 	return ret;
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_read);
@@ -540,7 +656,7 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_read);
 /*
  * The write in progress (@wr_busy, ours) sleeps until @need bytes of room,
  * or the direction dies. Readers wake it only once that much is free, so a
- * bulk writer sleeps and wakes once per half fifo rather than once per
+ * bulk writer sleeps and wakes once per half ring rather than once per
  * read. The wait is not exclusive: an EPOLLEXCLUSIVE poller on the queue
  * must not take the one wakeup meant for us. Called and returns without
  * wr_lock.
@@ -592,17 +708,17 @@ static int mflow_wait_turn(struct mflow_dir *d)
  *	%MFLOW_IO_NOWAIT (IOCB_NOWAIT) not to wait for a lock either.
  *
  * A blocking write moves the whole of @from, sleeping for room, and no other
- * write on the same endpoint interleaves with it (R5, R6): before it first
- * sleeps it marks the direction busy, and keeps it so until it returns.
- * Other writers wait for their turn meanwhile; non-blocking ones fail with
- * -EAGAIN, and poll does not report EPOLLOUT (R11). A non-blocking write of
- * at most PIPE_BUF bytes moves all or nothing; a larger one moves what
- * fits. With %MFLOW_IO_NOWAIT every write moves all or nothing: io_uring
- * retries -EAGAIN where it may block, and the write is whole there, but it
- * would complete a short one as it is. Once the local write side is shut or the peer can no longer
- * read, it fails with -EPIPE (R7); the caller raises SIGPIPE. A write cut
- * short by a signal, a fault or the peer going away returns the bytes it
- * moved.
+ * write on the same endpoint interleaves with it: before it first sleeps it
+ * marks the direction busy, and keeps it so until it returns. Other writers
+ * wait for their turn meanwhile; non-blocking ones fail with -EAGAIN, and
+ * poll does not report EPOLLOUT. A non-blocking write (%MFLOW_IO_NONBLOCK
+ * or %MFLOW_IO_NOWAIT alike) of at most PIPE_BUF bytes moves all or
+ * nothing, a fault in its buffer included (-EFAULT, nothing published); a
+ * larger one moves what fits, as on a pipe, so io_uring completes a large
+ * write whole or short after at most one retry from poll. Once the local
+ * write side is shut or the peer can no longer read, it fails with -EPIPE;
+ * the caller raises SIGPIPE. A write cut short by a signal, a fault or the
+ * peer going away returns the bytes it moved.
  *
  * Return: bytes written, or -EAGAIN, -EPIPE, -ERESTARTSYS or -EFAULT when
  * none was.
@@ -611,11 +727,10 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		    unsigned int flags)
 {
 	bool nonblock = flags & (MFLOW_IO_NONBLOCK | MFLOW_IO_NOWAIT);
-	bool whole = flags & MFLOW_IO_NOWAIT;
 	struct mflow_dir *d = ep->out;
 	struct mflow_trace_peek peek = { .len = 0 };
 	size_t total = iov_iter_count(from);
-	unsigned int half = mflow_fifo_bytes(d) / 2;
+	bool atomic = nonblock && total <= PIPE_BUF;
 	bool owner = false;
 	size_t done = 0;
 	ssize_t ret;
@@ -624,8 +739,9 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 		return 0;
 	ret = mflow_lock(&d->wr_lock, flags);
 	if (ret)
-		return ret;
+		goto out_again;
 	mflow_trace_peek_iter(&peek, from);
+	WRITE_ONCE(d->last_writer, current);
 
 	while (done < total) {
 		size_t left = total - done;
@@ -651,8 +767,7 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			continue;
 		}
 		room = mflow_room(d);
-		if (nonblock && (!room ||
-				 ((left <= PIPE_BUF || whole) && room < left))) {
+		if (nonblock && (!room || (atomic && room < left))) {
 			ret = -EAGAIN;
 			break;
 		}
@@ -661,20 +776,26 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			owner = true;
 			WRITE_ONCE(d->wr_busy, true);
 			mutex_unlock(&d->wr_lock);
-			ret = mflow_wait_room(d, min_t(size_t, left, half));
+			ret = mflow_wait_room(d, min_t(size_t, left,
+						       d->size / 2));
 			mutex_lock(&d->wr_lock);
 			if (ret)
 				break;
 			continue;
 		}
 		chunk = min3(left, (size_t)room, MFLOW_PIECE);
-		n = mflow_fifo_from_iter(d, from, chunk);
+		n = mflow_produce(d, from, chunk);
+		/* An all-or-nothing write that faulted publishes nothing. */
+		if (n < chunk && atomic) {
+			ret = -EFAULT;
+			break;
+		}
 		if (n && !mflow_publish(d, n)) {
 			ret = -EPIPE;
 			break;
 		}
 		done += n;
-		mflow_wake_reader(d);
+		mflow_wake_reader(d, done == total || n < chunk);
 		if (n < chunk) {
 			ret = -EFAULT;
 			break;
@@ -697,6 +818,9 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 	/* The next writer may go, and pollers may now see EPOLLOUT. */
 	if (owner)
 		wake_up_interruptible_poll(&d->wr_wait, EPOLLOUT | EPOLLWRNORM);
+out_again:
+	if (ret == -EAGAIN)
+		WRITE_ONCE(ep->nowait_again, ep->nowait_again + 1);
 	return ret;
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_write);
@@ -719,7 +843,7 @@ int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
 	if (how > MFLOW_SHUT_RDWR)
 		return -EINVAL;
 	trace_mflow_shutdown(ep, how);
-	mflow_shut(ep, how != MFLOW_SHUT_WR, how != MFLOW_SHUT_RD);
+	mflow_shut(ep, how != MFLOW_SHUT_WR, how != MFLOW_SHUT_RD, false);
 	return 0;
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_shutdown);
@@ -751,7 +875,7 @@ int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 	int ret;
 
 	trace_mflow_close(ep, timeout_ns);
-	mflow_shut(ep, false, true);
+	mflow_shut(ep, false, true, false);
 	if (READ_ONCE(peer_out->wr_shut))
 		return 0;
 	if (nonblock)
@@ -799,8 +923,12 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_close);
  *
  * EPOLLIN|EPOLLRDNORM when a read would not block, EPOLLRDHUP once the peer
  * shut its write side, EPOLLOUT|EPOLLWRNORM when a write of PIPE_BUF bytes
- * would not block (or would fail), EPOLLERR when a write would fail with
- * EPIPE, EPOLLHUP when both directions are finished (R11).
+ * would not block (or would fail), EPOLLERR once the peer has detached
+ * while the local write side is still open (a pipe's "no reader left"),
+ * EPOLLHUP when both directions are finished. The endpoint's own shutdown
+ * or close raises no bit that a reader did not ask for: EPOLLERR and
+ * EPOLLHUP cannot be masked, and a level-triggered loop waiting for the
+ * peer's answer would wake for them again and again.
  *
  * Return: the event mask.
  */
@@ -824,10 +952,12 @@ __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		mask |= EPOLLRDHUP;
 	/* While a blocking write sleeps mid-way, other writes would block. */
 	if (out_dead)
-		mask |= EPOLLOUT | EPOLLWRNORM | EPOLLERR;
-	else if (!READ_ONCE(out->wr_busy) &&
-		 mflow_fifo_bytes(out) - mflow_peek_used(out) >= PIPE_BUF)
 		mask |= EPOLLOUT | EPOLLWRNORM;
+	else if (!READ_ONCE(out->wr_busy) &&
+		 READ_ONCE(out->size) - mflow_peek_used(out) >= PIPE_BUF)
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (READ_ONCE(out->rd_gone) && !READ_ONCE(out->wr_shut))
+		mask |= EPOLLERR;
 	if (in_eof && out_dead)
 		mask |= EPOLLHUP;
 	return mask;
@@ -924,29 +1054,42 @@ static void mflow_dir_init(struct mflow_dir *d)
 	init_waitqueue_head(&d->wr_wait);
 	spin_lock_init(&d->lock);
 	d->wr_need = PIPE_BUF;
-	d->rd_sleep_cpu = -1;
+}
+
+/* Free the ring; the direction keeps its state (shut flags, waiters). */
+static void mflow_dir_free_ring(struct mflow_dir *d)
+{
+	kvfree(d->buf);
+	d->buf = NULL;
+	WRITE_ONCE(d->size, 0);
+	WRITE_ONCE(d->in, 0);
+	WRITE_ONCE(d->out, 0);
 }
 
 static void mflow_dir_free(struct mflow_dir *d)
 {
-	kvfree(d->fifo.kfifo.data);
-	memset(&d->fifo, 0, sizeof(d->fifo));
+	struct task_struct *answerer = xchg(&d->answerer, NULL);
+
+	if (answerer)
+		put_task_struct(answerer);
+	mflow_dir_free_ring(d);
 	WRITE_ONCE(d->wr_shut, false);
 	WRITE_ONCE(d->rd_shut, false);
+	WRITE_ONCE(d->rd_gone, false);
 	WRITE_ONCE(d->wr_busy, false);
 	WRITE_ONCE(d->wr_need, PIPE_BUF);
-	WRITE_ONCE(d->reply_hint, false);
+	WRITE_ONCE(d->last_writer, NULL);
 	WRITE_ONCE(d->hint_skip, 0);
 	WRITE_ONCE(d->miss_streak, 0);
 }
 
 static int mflow_dir_alloc(struct mflow_dir *d, unsigned int size)
 {
-	void *buf = kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-
-	if (!buf)
+	d->buf = kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!d->buf)
 		return -ENOMEM;
-	return kfifo_init(&d->fifo, buf, size);
+	WRITE_ONCE(d->size, size);
+	return 0;
 }
 
 /* The connection is over: free the buffers, forget everything. */
@@ -954,6 +1097,7 @@ static void mflow_reset(struct mflow_console *con)
 {
 	int i;
 
+	lockdep_assert_held(&con->lock);
 	for (i = 0; i < 2; i++) {
 		struct mflow_endpoint *ep = &con->ep[i];
 
@@ -961,6 +1105,7 @@ static void mflow_reset(struct mflow_console *con)
 		ep->attached = false;
 		ep->used = false;
 		WRITE_ONCE(ep->nosigpipe, false);
+		WRITE_ONCE(ep->no_reply_spin, false);
 		WRITE_ONCE(ep->busy_poll_us, 0);
 		/* sysfs reads the counters locklessly. */
 		WRITE_ONCE(ep->read_bytes, 0);
@@ -969,7 +1114,56 @@ static void mflow_reset(struct mflow_console *con)
 		WRITE_ONCE(ep->write_ops, 0);
 		WRITE_ONCE(ep->reply_hits, 0);
 		WRITE_ONCE(ep->reply_misses, 0);
+		WRITE_ONCE(ep->reply_yields, 0);
+		WRITE_ONCE(ep->nowait_again, 0);
 	}
+}
+
+/*
+ * Endpoint 0 detached before endpoint 1 ever attached. Nothing will read
+ * what comes towards endpoint 0, so that ring goes; the bytes endpoint 0
+ * wrote stay for endpoint 1, in a ring just large enough for them (the
+ * larger one stays if memory is short: a detach never fails). With no
+ * bytes, the console is idle again at once. The direction locks keep out
+ * in-kernel users still leaving a read or write on endpoint 0.
+ */
+static void mflow_keep_for_peer(struct mflow_console *con)
+{
+	struct mflow_dir *d = &con->dir[0], *back = &con->dir[1];
+	unsigned int used, size, off, first;
+	unsigned char *buf;
+
+	lockdep_assert_held(&con->lock);
+	mutex_lock(&d->rd_lock);
+	mutex_lock(&d->wr_lock);
+	used = mflow_peek_used(d);
+	if (!used) {
+		mutex_unlock(&d->wr_lock);
+		mutex_unlock(&d->rd_lock);
+		mflow_reset(con);
+		return;
+	}
+	size = roundup_pow_of_two(used);
+	buf = size < d->size ?
+	      kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN) : NULL;
+	if (buf) {
+		off = d->out & (d->size - 1);
+		first = min(used, d->size - off);
+		memcpy(buf, d->buf + off, first);
+		memcpy(buf + first, d->buf, used - first);
+		mflow_dir_free_ring(d);
+		d->buf = buf;
+		WRITE_ONCE(d->size, size);
+		WRITE_ONCE(d->in, used);
+	}
+	mutex_unlock(&d->wr_lock);
+	mutex_unlock(&d->rd_lock);
+
+	mutex_lock(&back->rd_lock);
+	mutex_lock(&back->wr_lock);
+	mflow_dir_free_ring(back);
+	mutex_unlock(&back->wr_lock);
+	mutex_unlock(&back->rd_lock);
 }
 
 /*
@@ -1042,7 +1236,7 @@ struct mflow_endpoint *mflow_attach(struct mflow_console *con,
 	ep->attached = true;
 	trace_mflow_attach(ep);
 	mflow_shut(ep, flags & MFLOW_ATTACH_NO_READ,
-		   flags & MFLOW_ATTACH_NO_WRITE);
+		   flags & MFLOW_ATTACH_NO_WRITE, false);
 out_unlock:
 	dev = IS_ERR(ep) ? NULL : mflow_notify_get(con);
 	mutex_unlock(&con->lock);
@@ -1059,7 +1253,9 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_attach);
  * shut (the peer drains, then reads EOF), the local read side is gone (the
  * peer's writes fail with EPIPE, unread inbound bytes are dropped) and every
  * task waiting on either endpoint wakes. When both endpoints have detached,
- * the console resets and frees its buffers (R15).
+ * the console resets and frees its buffers. When endpoint 0 leaves before
+ * endpoint 1 ever came, only the bytes it wrote for endpoint 1 are kept,
+ * and with none the console is idle again at once.
  */
 void mflow_detach(struct mflow_endpoint *ep)
 {
@@ -1068,9 +1264,11 @@ void mflow_detach(struct mflow_endpoint *ep)
 
 	mutex_lock(&con->lock);
 	trace_mflow_detach(ep);
-	mflow_shut(ep, true, true);
+	mflow_shut(ep, true, true, true);
 	ep->attached = false;
-	if (con->ep[1].used && !con->ep[0].attached && !con->ep[1].attached)
+	if (!con->ep[1].used)
+		mflow_keep_for_peer(con);
+	else if (!con->ep[0].attached && !con->ep[1].attached)
 		mflow_reset(con);
 	dev = mflow_notify_get(con);
 	mutex_unlock(&con->lock);
@@ -1115,7 +1313,7 @@ struct mflow_console *mflow_console_create(unsigned int index,
 	if (fifo_size < MFLOW_FIFO_MIN || fifo_size > MFLOW_FIFO_MAX ||
 	    !is_power_of_2(fifo_size))
 		return ERR_PTR(-EINVAL);
-	con = kzalloc(sizeof(*con), GFP_KERNEL);
+	con = kzalloc(sizeof(*con), GFP_KERNEL_ACCOUNT);
 	if (!con)
 		return ERR_PTR(-ENOMEM);
 	con->index = index;

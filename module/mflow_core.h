@@ -7,7 +7,6 @@
 #define _MFLOW_CORE_H
 
 #include <linux/bits.h>
-#include <linux/kfifo.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -30,9 +29,15 @@
 
 /**
  * struct mflow_dir - one direction of a console
- * @fifo: the bytes in flight. Single producer (the writer holding
- *	@wr_lock) and single consumer (the reader holding @rd_lock) need no
- *	further lock: indices are published with release/acquire ordering.
+ * @buf: the ring of bytes in flight, @size bytes; NULL while the console
+ *	is idle, and after the direction's reader left a connection whose
+ *	writer may still come (nothing can be read from it then).
+ * @size: bytes in @buf, a power of two, or 0 without a buffer.
+ * @in: bytes published so far (free-running); written by the producer
+ *	(the writer holding @wr_lock) with a release store.
+ * @out: bytes consumed so far (free-running); written by the consumer
+ *	(the reader holding @rd_lock) with a release store. One producer
+ *	and one consumer need no common lock.
  * @rd_lock: serializes readers of this direction while they copy; never
  *	held across the sleep for data.
  * @wr_lock: serializes writers of this direction while they copy; never
@@ -42,7 +47,7 @@
  * @wr_wait: the busy writer waiting for room, writers waiting for their
  *	turn; pollers for EPOLLOUT.
  * @lock: orders the shut flags against the writer publishing bytes, so
- *	that no byte enters @fifo once @wr_shut or @rd_shut is set.
+ *	that no byte enters the ring once @wr_shut or @rd_shut is set.
  * @wr_need: room the sleeping writer waits for; readers wake @wr_wait once
  *	the free space reaches it. PIPE_BUF when no writer sleeps.
  * @wr_busy: a blocking write is in progress and sleeps for room between
@@ -50,24 +55,30 @@
  *	EAGAIN) and poll reports no EPOLLOUT. Set and cleared under @wr_lock
  *	by that writer, read locklessly by poll.
  * @wr_shut: the writing endpoint shut its write side or detached; the
- *	reader gets EOF once @fifo is drained.
+ *	reader gets EOF once the ring is drained.
  * @rd_shut: the reading endpoint shut its read side or detached; writes
- *	fail with EPIPE and the bytes in @fifo are dropped.
+ *	fail with EPIPE and the bytes in the ring are dropped.
+ * @rd_gone: the reading endpoint detached (not only shut its read side):
+ *	the writer's poll reports EPOLLERR while its write side is open.
  *
- * @rd_sleep_cpu: the CPU a reader blocked in mflow_read() went to sleep
- *	on, -1 when none sleeps. A hint for the reply wakeup, read and
- *	written locklessly.
- * @reply_hint: the peer just drained its inbound direction: a reply may be
- *	coming, and the reader woken for it spins before sleeping again.
+ * @rd_sleeper: the task blocked in mflow_read() for this direction's
+ *	bytes, or NULL; RCU-protected, for the reply wakeup.
+ * @last_writer: the task that last wrote into this direction; compared
+ *	with @rd_sleeper of the opposite direction, never dereferenced.
+ * @answerer: the task the woken reader spins for (a reference is held),
+ *	or NULL; exchanged atomically.
  * @hint_skip: reply wakeups to skip, after reply spins that saw no reply.
  * @miss_streak: reply spins in a row that saw no reply, up to 6.
- * @wr_shut and @rd_shut only go from false to true within a connection,
- * under @lock, and are read locklessly.
+ * @wr_shut, @rd_shut and @rd_gone only go from false to true within a
+ * connection, under @lock, and are read locklessly.
  */
 struct mflow_dir {
-	struct kfifo fifo;
-	struct mutex rd_lock;		/* readers; consumer of @fifo */
-	struct mutex wr_lock;		/* writers; producer of @fifo */
+	unsigned char *buf;
+	unsigned int size;
+	unsigned int in;		/* producer: under wr_lock */
+	unsigned int out;		/* consumer: under rd_lock */
+	struct mutex rd_lock;		/* readers; consumer of the ring */
+	struct mutex wr_lock;		/* writers; producer of the ring */
 	wait_queue_head_t rd_wait;
 	wait_queue_head_t wr_wait;
 	spinlock_t lock;		/* shut flags vs. publishing */
@@ -75,8 +86,10 @@ struct mflow_dir {
 	bool wr_busy;
 	bool wr_shut;
 	bool rd_shut;
-	bool reply_hint;
-	int rd_sleep_cpu;
+	bool rd_gone;
+	struct task_struct __rcu *rd_sleeper;
+	const void *last_writer;
+	struct task_struct *answerer;
 	unsigned int hint_skip;
 	unsigned int miss_streak;
 };
@@ -96,12 +109,17 @@ struct mflow_dir {
  * @read_ops: reads that returned data, under @in->rd_lock.
  * @write_bytes: bytes written, under @out->wr_lock.
  * @write_ops: writes that moved data, under @out->wr_lock.
+ * @no_reply_spin: never spin for a reply (%MFLOW_OPT_NO_REPLY_SPIN).
  * @reply_hits: reply spins (see mflow_reply_spin()) that saw the reply.
  * @reply_misses: reply spins that gave up waiting for it.
+ * @reply_yields: reply spins that gave way: the answering task left its
+ *	CPU, another task wanted this one, or a signal came.
+ * @nowait_again: reads and writes that failed with -EAGAIN (non-blocking
+ *	callers and IOCB_NOWAIT attempts), for the retries they cost.
  *
- * The counters, @nosigpipe, @busy_poll_us and the console's @connection and @start are
- * read without a lock (stats, sysfs), so they are written with
- * WRITE_ONCE() and read with READ_ONCE().
+ * The counters, @nosigpipe, @no_reply_spin, @busy_poll_us and the
+ * console's @connection and @start are read without a lock (stats, sysfs),
+ * so they are written with WRITE_ONCE() and read with READ_ONCE().
  */
 struct mflow_endpoint {
 	struct mflow_console *con;
@@ -111,6 +129,7 @@ struct mflow_endpoint {
 	bool attached;
 	bool used;
 	bool nosigpipe;
+	bool no_reply_spin;
 	u32 busy_poll_us;
 	u64 read_bytes;
 	u64 read_ops;
@@ -118,6 +137,8 @@ struct mflow_endpoint {
 	u64 write_ops;
 	u64 reply_hits;
 	u64 reply_misses;
+	u64 reply_yields;
+	u64 nowait_again;
 };
 
 /**
@@ -185,6 +206,7 @@ __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		    poll_table *wait);
 
 unsigned int mflow_readable(struct mflow_endpoint *ep);
+unsigned int mflow_dir_peek(struct mflow_dir *d, void *buf, unsigned int len);
 unsigned int mflow_outq(struct mflow_endpoint *ep);
 void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info);
 void mflow_get_stats(struct mflow_endpoint *ep, struct mflow_stats *stats);

@@ -180,7 +180,8 @@ static long mflow_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		mflow_get_stats(ep, &stats);
 		return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
 	case MFLOW_IOC_GET_OPTS:
-		val = READ_ONCE(ep->nosigpipe) ? MFLOW_OPT_NOSIGPIPE : 0;
+		val = (READ_ONCE(ep->nosigpipe) ? MFLOW_OPT_NOSIGPIPE : 0) |
+		      (READ_ONCE(ep->no_reply_spin) ? MFLOW_OPT_NO_REPLY_SPIN : 0);
 		return put_user(val, (u32 __user *)argp);
 	case MFLOW_IOC_SET_OPTS:
 		if (get_user(val, (u32 __user *)argp))
@@ -188,6 +189,8 @@ static long mflow_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (val & ~MFLOW_OPT_ALL)
 			return -EINVAL;
 		WRITE_ONCE(ep->nosigpipe, !!(val & MFLOW_OPT_NOSIGPIPE));
+		WRITE_ONCE(ep->no_reply_spin,
+			   !!(val & MFLOW_OPT_NO_REPLY_SPIN));
 		return 0;
 	case MFLOW_IOC_GET_BUSY_POLL:
 		return put_user(READ_ONCE(ep->busy_poll_us),
@@ -218,8 +221,10 @@ static void mflow_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "mflow-inq:\t%u\n", mflow_readable(ep));
 	seq_printf(m, "mflow-outq:\t%u\n", mflow_outq(ep));
 	seq_printf(m, "mflow-busy-poll-us:\t%u\n", READ_ONCE(ep->busy_poll_us));
-	seq_printf(m, "mflow-reply-spins:\t%llu %llu\n",
-		   READ_ONCE(ep->reply_hits), READ_ONCE(ep->reply_misses));
+	seq_printf(m, "mflow-reply-spins:\t%llu %llu %llu\n",
+		   READ_ONCE(ep->reply_hits), READ_ONCE(ep->reply_misses),
+		   READ_ONCE(ep->reply_yields));
+	seq_printf(m, "mflow-again:\t%llu\n", READ_ONCE(ep->nowait_again));
 }
 
 static const struct file_operations mflow_fops = {

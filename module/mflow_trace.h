@@ -178,20 +178,13 @@ TRACE_EVENT(mflow_close,
  * @avail: bytes readable now.
  */
 static inline void mflow_trace_peek_fifo(struct mflow_trace_peek *p,
-					 const struct mflow_dir *d,
+					 struct mflow_dir *d,
 					 unsigned int avail)
 {
-	const struct __kfifo *f = &d->fifo.kfifo;
-	unsigned int off, n, first;
-
 	if (!trace_mflow_read_enabled())
 		return;
-	off = f->out & f->mask;
-	n = min_t(unsigned int, avail, MFLOW_TRACE_PEEK);
-	first = min(n, f->mask + 1 - off);
-	memcpy(p->data, (u8 *)f->data + off, first);
-	memcpy(p->data + first, f->data, n - first);
-	p->len = n;
+	p->len = mflow_dir_peek(d, p->data, min_t(unsigned int, avail,
+						  MFLOW_TRACE_PEEK));
 }
 
 /**

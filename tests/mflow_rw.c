@@ -721,44 +721,174 @@ TEST_F(mflow_rw, R2_R3_no_reply_wakeup_on_one_cpu)
 	EXPECT_EQ(0ULL, s[0] + s[1] + s[2] + s[3]);
 }
 
-/*
- * A peer that drains what it is sent but never answers: the reader
- * sleeping on the other end stays asleep until a byte comes (R3), and
- * reply spins that see no answer back off exponentially: after n misses in
- * a row the next 2^n - 1 drains wake nobody (up to 63), so 200 drains cost
- * at most 8 spins (at drains 1, 3, 7, 15, 31, 63, 127, 191).
- */
-TEST_F(mflow_rw, R3_reply_wakeup_backs_off_without_answers)
+/* The fdinfo reply spins of @fd: hits, misses, yields. */
+static int reply_spins3(int fd, unsigned long long s[3])
 {
-	char c, got = 0;
+	char buf[1024], *p;
+
+	if (fdinfo(fd, buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, "mflow-reply-spins:");
+	if (!p || sscanf(p, "mflow-reply-spins: %llu %llu %llu", &s[0], &s[1],
+			 &s[2]) != 3)
+		return -1;
+	return 0;
+}
+
+struct slow_echo {
+	int fd;
+	int rounds;
+	int bad;
+};
+
+/* Answer each byte after 20 ms off the CPU. */
+static void *slow_echo_run(void *arg)
+{
+	struct slow_echo *e = arg;
+	struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+	uint8_t c;
+	int i;
+
+	if (pin_cpu(1)) {
+		e->bad = 1;
+		return NULL;
+	}
+	for (i = 0; i < e->rounds; i++) {
+		if (read(e->fd, &c, 1) != 1) {
+			e->bad = 1;
+			return NULL;
+		}
+		nanosleep(&ts, NULL);
+		c++;
+		if (write(e->fd, &c, 1) != 1) {
+			e->bad = 1;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A peer that drains the request, then sleeps before it answers: the
+ * asker woken by the reply wakeup spins only while the peer runs on a
+ * CPU, so each spin gives way (or times out) without an answer and is
+ * counted; such spins back off exponentially: after n of them in a row
+ * the next 2^n - 1 drains wake nobody, so 50 drains cost at most 6 spins
+ * (at drains 1, 3, 7, 15, 31, 63...). Every answer still arrives.
+ */
+TEST_F(mflow_rw, R20_reply_spin_gives_way_and_backs_off)
+{
+	struct slow_echo e = { .fd = self->fd[1], .rounds = 50 };
+	unsigned long long s[3];
+	pthread_t t;
+	uint8_t c;
+	int i;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no reply wakeup");
+	ASSERT_EQ(0, pin_cpu(0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, slow_echo_run, &e));
+	for (i = 0; i < e.rounds; i++) {
+		c = i;
+		ASSERT_EQ(1, write(self->fd[0], &c, 1));
+		ASSERT_EQ(1, read(self->fd[0], &c, 1));
+		ASSERT_EQ((uint8_t)(i + 1), c);
+	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, e.bad);
+	ASSERT_EQ(0, reply_spins3(self->fd[0], s));
+	TH_LOG("%llu hits, %llu misses, %llu give-ways in %d drains", s[0],
+	       s[1], s[2], e.rounds);
+	EXPECT_EQ(0ULL, s[0]);
+	EXPECT_LE(1ULL, s[1] + s[2]);
+	EXPECT_GE(6ULL, s[1] + s[2]);
+}
+
+/*
+ * The console pattern: one thread logs while another thread of the same
+ * program sleeps in read for input. The peer draining the log is no
+ * answer on its way to the sleeper: it is never woken for one, and pays
+ * no spin (R3: it still gets the byte that finally comes).
+ */
+TEST_F(mflow_rw, R20_console_pattern_pays_no_spin)
+{
+	char got = 0, line[64], buf[4096];
 	struct blocked_io b = { .fd = self->fd[0], .buf = &got, .len = 1 };
-	const int rounds = 200;
-	unsigned long long hits, misses;
+	unsigned long long s[3];
+	size_t left = 2000 * sizeof(line);
+	pid_t pid;
 	pthread_t t;
 	int i;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "one CPU: no reply wakeup");
-	/* The reader inherits CPU 0; the drains run on CPU 1. */
+	memset(line, 'l', sizeof(line));
 	ASSERT_EQ(0, pin_cpu(0));
 	start_blocked(_metadata, &t, blocked_read_thread, &b);
-	ASSERT_EQ(0, pin_cpu(1));
-	for (i = 0; i < rounds; i++) {
-		ASSERT_EQ(1, write(self->fd[0], "q", 1));
-		ASSERT_EQ(1, read(self->fd[1], &c, 1));
-		ASSERT_EQ('q', c);
+	pid = spawn();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		CHILD_CHECK(pin_cpu(1) == 0);
+		while (left) {
+			ssize_t n = read(self->fd[1], buf, sizeof(buf));
+
+			CHILD_CHECK(n > 0);
+			left -= n;
+		}
+		_exit(0);
 	}
-	/* Every spin has ended, no read returned: the reader sleeps again. */
-	ASSERT_TRUE(wait_blocked(b.tid));
+	for (i = 0; i < 2000; i++)
+		ASSERT_EQ((ssize_t)sizeof(line),
+			  write(self->fd[0], line, sizeof(line)));
+	EXPECT_EQ(0, reap(pid, 20000));
+	ASSERT_EQ(0, reply_spins3(self->fd[0], s));
+	TH_LOG("logger's endpoint: %llu hits, %llu misses, %llu give-ways",
+	       s[0], s[1], s[2]);
+	EXPECT_EQ(0ULL, s[0] + s[1] + s[2]);
 	ASSERT_EQ(1, write(self->fd[1], "z", 1));
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(1, b.ret);
 	EXPECT_EQ('z', got);
-	ASSERT_EQ(0, reply_spins(self->fd[0], &hits, &misses));
-	TH_LOG("%llu hits, %llu misses in %d drains", hits, misses, rounds);
-	EXPECT_EQ(0ULL, hits);
-	EXPECT_LE(1ULL, misses);
-	EXPECT_GE(8ULL, misses);
+}
+
+/* Root's switch for every console: the reply spin off, then on again. */
+static int set_reply_spin(bool on)
+{
+	FILE *f = fopen("/sys/module/mflow/parameters/reply_spin", "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(on ? "Y" : "N", f) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/*
+ * With the module parameter reply_spin off, or an endpoint opted out
+ * (MFLOW_OPT_NO_REPLY_SPIN), a reader blocked for its answer is never
+ * woken early and never spins; round trips still complete.
+ */
+TEST_F(mflow_rw, R20_reply_spin_can_be_turned_off)
+{
+	unsigned long long s[4], t[3];
+	__u32 opts = 0;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no reply wakeup");
+	ASSERT_EQ(0, set_reply_spin(false));
+	round_trips(_metadata, self->fd, 0, 1, 300, s);
+	ASSERT_EQ(0, set_reply_spin(true));
+	EXPECT_EQ(0ULL, s[0] + s[1] + s[2] + s[3]);
+
+	close_fd(&self->fd[0]);
+	close_fd(&self->fd[1]);
+	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
+	ASSERT_EQ(0, set_opts(self->fd[0], MFLOW_OPT_NO_REPLY_SPIN));
+	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_GET_OPTS, &opts));
+	EXPECT_EQ(MFLOW_OPT_NO_REPLY_SPIN, opts);
+	round_trips(_metadata, self->fd, 0, 1, 300, s);
+	ASSERT_EQ(0, reply_spins3(self->fd[0], t));
+	EXPECT_EQ(0ULL, t[0] + t[1] + t[2]);
 }
 
 /*
@@ -1026,10 +1156,11 @@ TEST_F(mflow_rw, R6_rwf_nowait_small_write_all_or_eagain)
 }
 
 /*
- * Larger ones too, unlike O_NONBLOCK: io_uring retries an EAGAIN in a
- * blocking context, where the write is whole, but keeps a short count.
+ * Larger ones follow the O_NONBLOCK rule too: they move what fits (the
+ * first bytes of the buffer) and return that count, so that io_uring
+ * completes them short, as on a pipe, instead of retrying from poll.
  */
-TEST_F(mflow_rw, R5_R6_rwf_nowait_large_write_all_or_eagain)
+TEST_F(mflow_rw, R5_R6_rwf_nowait_large_write_moves_what_fits)
 {
 	size_t len = (size_t)self->fifo + 1;
 	struct iovec iov;
@@ -1038,13 +1169,13 @@ TEST_F(mflow_rw, R5_R6_rwf_nowait_large_write_all_or_eagain)
 	buf = pat_alloc(0, len);
 	ASSERT_NE(NULL, buf);
 	iov = (struct iovec){ buf, len };
-	EXPECT_EQ(-1, pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
-	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(0, fionread(self->fd[1]));
-	iov.iov_len = self->fifo;
 	EXPECT_EQ((ssize_t)self->fifo,
 		  pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ((long)self->fifo, fionread(self->fd[1]));
+	EXPECT_EQ(-1, pwritev2(self->fd[0], &iov, 1, -1, RWF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(0, drain_pat(self->fd[1], 0, self->fifo));
+	EXPECT_EQ(0, fionread(self->fd[1]));
 	free(buf);
 }
 

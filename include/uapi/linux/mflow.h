@@ -93,7 +93,14 @@ struct mflow_stats {
 
 /* Endpoint options for MFLOW_IOC_GET_OPTS / MFLOW_IOC_SET_OPTS. */
 #define MFLOW_OPT_NOSIGPIPE	(1U << 0)	/* EPIPE without SIGPIPE */
-#define MFLOW_OPT_ALL		MFLOW_OPT_NOSIGPIPE
+/*
+ * Never spin in a blocking read for the peer's reply: sleep at once. A
+ * console whose traffic is not request/response can opt out of the
+ * reply wakeup this way (the module parameter reply_spin turns it off for
+ * every console).
+ */
+#define MFLOW_OPT_NO_REPLY_SPIN	(1U << 1)
+#define MFLOW_OPT_ALL		(MFLOW_OPT_NOSIGPIPE | MFLOW_OPT_NO_REPLY_SPIN)
 
 /* how: MFLOW_SHUT_RD, MFLOW_SHUT_WR or MFLOW_SHUT_RDWR. Never blocks. */
 #define MFLOW_IOC_SHUTDOWN	_IOW(MFLOW_IOC_MAGIC, 1, __u32)
