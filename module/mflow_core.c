@@ -830,7 +830,7 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_write);
  * @ep: the endpoint.
  * @how: %MFLOW_SHUT_RD, %MFLOW_SHUT_WR or %MFLOW_SHUT_RDWR.
  *
- * Never blocks (R8). Shutting the write side gives the peer EOF once it has
+ * Never blocks. Shutting the write side gives the peer EOF once it has
  * drained and makes local writes fail with EPIPE; it counts as this
  * endpoint's close for a peer waiting in mflow_close(). Shutting the read
  * side drops inbound bytes, makes local reads return 0 and the peer's writes
@@ -856,7 +856,7 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_shutdown);
  * @nonblock: fail with -EAGAIN instead of waiting.
  *
  * Shuts the local write side, then waits until the peer has closed too: its
- * own mflow_close(), a write shutdown or a detach (R9). The endpoint can
+ * own mflow_close(), a write shutdown or a detach. The endpoint can
  * still read meanwhile, and inbound bytes stay readable afterwards. Calling
  * it again is harmless. The timeout runs on an hrtimer against
  * CLOCK_MONOTONIC, so -ETIMEDOUT never comes before @timeout_ns has passed,
@@ -1167,7 +1167,7 @@ static void mflow_keep_for_peer(struct mflow_console *con)
 }
 
 /*
- * sysfs_notify() on the console's "attached" and "state" files (R19), so
+ * sysfs_notify() on the console's "attached" and "state" files, so
  * that a supervisor polling them learns of attach and detach. The device is
  * taken under con->lock, which mflow_console_retire() also holds to clear
  * it, and told after the lock is dropped: sysfs_notify() may sleep, and a
@@ -1195,7 +1195,7 @@ static void mflow_notify(struct device *dev)
  *	write side starts shut (O_WRONLY, O_RDONLY).
  *
  * The first attach of an idle console starts a connection and allocates
- * its buffers. Each endpoint attaches once per connection (R1).
+ * its buffers. Each endpoint attaches once per connection.
  *
  * Return: the endpoint, ERR_PTR(-EBUSY) when both were used in this
  * connection, ERR_PTR(-ENXIO) once the console was removed, or
@@ -1249,7 +1249,7 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_attach);
  * mflow_detach() - detach an endpoint (last close, Mirage's disconnect)
  * @ep: the endpoint; invalid once this returns.
  *
- * Never fails and never waits for the peer (R10): the local write side is
+ * Never fails and never waits for the peer: the local write side is
  * shut (the peer drains, then reads EOF), the local read side is gone (the
  * peer's writes fail with EPIPE, unread inbound bytes are dropped) and every
  * task waiting on either endpoint wakes. When both endpoints have detached,
@@ -1399,7 +1399,7 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_set_dev);
  * mflow_console_retire() - mark a console removed unless it is in use
  * @con: the console.
  *
- * All or nothing (R16): while a connection is live (an endpoint attached,
+ * All or nothing: while a connection is live (an endpoint attached,
  * or bytes held for a peer that has not attached yet) nothing changes.
  * Otherwise the console drops what is left of its last connection (an
  * endpoint 0 that left without writing), every later mflow_attach() fails
