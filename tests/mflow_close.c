@@ -557,4 +557,105 @@ TEST_F(mflow_close, R9_R14_close_bad_args_change_nothing)
 	EXPECT_EQ(1, write(self->fd[0], "x", 1));
 }
 
+/* ---- R15: what a connection left by its only endpoint keeps ---- */
+
+static long mem_available_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static int ctl_call(unsigned long cmd, void *arg)
+{
+	int fd = open("/dev/mflow-control", O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int query_state(unsigned int index, __u32 *state)
+{
+	struct mflow_ctl_query q = { .index = index };
+	int ret = ctl_call(MFLOW_CTL_QUERY, &q);
+
+	*state = q.state;
+	return ret;
+}
+
+/*
+ * A console whose endpoint 0 leaves before endpoint 1 ever came: with
+ * nothing written the console is idle again at once and holds no fifo
+ * memory; with bytes written it keeps those bytes (not two 64 MiB fifos)
+ * until endpoint 1 comes, reads them, and sees EOF. Measured as
+ * MemAvailable against a slack far below one fifo.
+ */
+TEST(R15_lone_endpoint_keeps_only_its_bytes)
+{
+	struct mflow_ctl_add add = { .index = MFLOW_CTL_ANY,
+				     .fifo_size = 64U << 20 };
+	struct mflow_ctl_id id = { .index = MFLOW_CTL_ANY };
+	const long slack_kib = 16 << 10;
+	long before, after;
+	char path[32], buf[32];
+	__u32 state;
+	int fd, ret;
+
+	ret = ctl_call(MFLOW_CTL_ADD, &add);
+	if (ret == -ENOENT)
+		SKIP(return, "no /dev/mflow-control");
+	ASSERT_EQ(0, ret) TH_LOG("ADD: %s", strerror(-ret));
+	id.index = add.index;
+	snprintf(path, sizeof(path), "/dev/mflow%u", add.index);
+	for (ret = 0; access(path, F_OK) && ret < 500; ret++)
+		sleep_ms(10);
+
+	before = mem_available_kib();
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+	close(fd);
+	after = mem_available_kib();
+	TH_LOG("open and close: MemAvailable %ld -> %ld KiB", before, after);
+	EXPECT_GT(slack_kib, before - after);
+	ASSERT_EQ(0, query_state(add.index, &state));
+	EXPECT_EQ(MFLOW_STATE_IDLE, state);
+
+	before = mem_available_kib();
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(10, write(fd, "0123456789", 10));
+	close(fd);
+	after = mem_available_kib();
+	TH_LOG("10 bytes left behind: MemAvailable %ld -> %ld KiB", before,
+	       after);
+	EXPECT_GT(slack_kib, before - after);
+	ASSERT_EQ(0, query_state(add.index, &state));
+	EXPECT_EQ(MFLOW_STATE_CONNECTED, state);
+	EXPECT_EQ(-EBUSY, ctl_call(MFLOW_CTL_REMOVE, &id));
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(10, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "0123456789", 10));
+	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	sigpipe_block();
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EPIPE, errno);
+	close(fd);
+	ASSERT_EQ(0, query_state(add.index, &state));
+	EXPECT_EQ(MFLOW_STATE_IDLE, state);
+	EXPECT_EQ(0, ctl_call(MFLOW_CTL_REMOVE, &id));
+}
+
 TEST_HARNESS_MAIN
