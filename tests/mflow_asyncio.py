@@ -12,7 +12,8 @@ loop.add_reader()/add_writer() only, with O_NONBLOCK fds:
      is called at most a few times over the quiet window, then once more
      for the answer;
   3. the close handshake (MFLOW_IOC_CLOSE, EAGAIN, wait for EPOLLHUP)
-     while the server stays quiet, then completes once the server closes.
+     while the server stays quiet, then completes once the server closes;
+  4. the asyncio example of docs/event-loops.md, run as it is printed.
 
 Prints TAP. Needs root (or the mflow group), mflow loaded, console
 MFLOW_CONSOLE (default 0) idle.
@@ -21,7 +22,9 @@ import asyncio
 import errno
 import fcntl
 import os
+import re
 import struct
+import subprocess
 import sys
 import time
 
@@ -199,14 +202,47 @@ async def session(path):
         os.close(fd)
 
 
+def docs_example(path):
+    """Run the asyncio example of docs/event-loops.md against @path."""
+    name = "R8_R9_docs_event_loops_asyncio_example_runs"
+    env = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "mflow_paths.env")
+    try:
+        with open(env) as f:
+            src = dict(l.strip().split("=", 1) for l in f if "=" in l)
+        doc = os.path.join(src["MFLOW_SRC"], "docs", "event-loops.md")
+        with open(doc) as f:
+            text = f.read()
+    except (OSError, KeyError) as e:
+        report(False, name, "cannot read the docs: %s" % e)
+        return
+    section = text.split("## asyncio", 1)[-1]
+    m = re.search(r"```python\n(.*?)```", section, re.S)
+    if not m:
+        report(False, name, "no python block under '## asyncio' in " + doc)
+        return
+    try:
+        r = subprocess.run([sys.executable, "-c", m.group(1), path],
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        report(False, name, "the example did not end within 60 s")
+        return
+    report(r.returncode == 0 and r.stdout == "pong: ping\n", name,
+           "exit %d, stdout %r, stderr %r" % (r.returncode, r.stdout,
+                                              r.stderr[-500:]))
+
+
+NAMES = ("R2_R5_asyncio_4MiB_each_way_intact",
+         "R8_R11_asyncio_half_close_waits_quietly",
+         "R9_R11_asyncio_close_handshake_waits_quietly")
+
+
 def main():
     console = int(os.environ.get("MFLOW_CONSOLE", "0"))
     path = "/dev/mflow%d" % console
-    print("1..3", flush=True)
+    print("1..4", flush=True)
     if not os.path.exists(path):
-        for name in ("R2_R5_asyncio_4MiB_each_way_intact",
-                     "R8_R11_asyncio_half_close_waits_quietly",
-                     "R9_R11_asyncio_close_handshake_waits_quietly"):
+        for name in NAMES + ("R8_R9_docs_event_loops_asyncio_example_runs",):
             report(False, name, path + " missing: is mflow loaded?")
         return 1
     loop = asyncio.new_event_loop()
@@ -216,9 +252,10 @@ def main():
     except Exception as e:  # a failure to report, not to hide
         print("# %s: %s" % (type(e).__name__, e))
         while len(results) < 3:
-            report(False, "session did not complete")
+            report(False, NAMES[len(results)], "the session did not complete")
     finally:
         loop.close()
+    docs_example(path)
     return 0 if all(results) else 1
 
 
