@@ -211,12 +211,8 @@ static bool mflow_publish(struct mflow_dir *d, unsigned int n)
 	lockdep_assert_held(&d->wr_lock);
 	spin_lock(&d->lock);
 	ok = !d->wr_shut && !d->rd_shut;
-	/*
-	 * The bytes are in place before the reader may see them: pairs with
-	 * the acquire in mflow_used() and mflow_peek_used()'s READ_ONCE()
-	 * after its acquire of out.
-	 */
-	if (ok)
+	/* The bytes are in place before a reader may see them. */
+	if (ok) /* Pairs with the acquire in mflow_used(). */
 		smp_store_release(&d->in, d->in + n);
 	spin_unlock(&d->lock);
 	return ok;
@@ -530,7 +526,8 @@ static int mflow_wait_data(struct mflow_endpoint *ep)
 		put_task_struct(stale);
 	rcu_assign_pointer(d->rd_sleeper, current);
 	ret = wait_event_interruptible_exclusive(d->rd_wait,
-			mflow_can_read(d) || READ_ONCE(d->answerer));
+						 mflow_can_read(d) ||
+						 READ_ONCE(d->answerer));
 	RCU_INIT_POINTER(d->rd_sleeper, NULL);
 	if (ret)
 		return -ERESTARTSYS;
