@@ -99,7 +99,7 @@ TEST(R17_name_check_follows_the_rules)
 {
 	static const char *const good[] = {
 		"a", "Z", "_x", "3abc", "lib.test-1_2", "mflow", "mflowx",
-		"mflow3a", "x.", "0123456789012345678901234567890",
+		"mflow3a", "x.", "a123456789012345678901234567890",
 	};
 	static const char *const bad[] = {
 		"", "7", "0", "123", "4294967296", "mflow0", "mflow12",
