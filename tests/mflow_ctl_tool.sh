@@ -539,10 +539,12 @@ shutdown_and_close_refuse_to_attach_without_flag() {
 	expect 2 close --timeout 1 ${MOD}2 || return
 	attr_is 2 connection "$conn" ||
 		fail "a refused command attached an endpoint" || return
-	# Asked for: it attaches, shuts and leaves.
+	# Asked for: it attaches, shuts and leaves; endpoint 1 then comes
+	# and goes to end that connection.
 	expect 0 shutdown --attach 2 both || return
 	attr_is 2 connection $((conn + 1)) ||
 		fail "shutdown --attach did not attach" || return
+	: <>/dev/${MOD}2
 	until_true 30 attr_is 2 state idle || fail "${MOD}2 not idle after"
 }
 

@@ -165,7 +165,7 @@ int next_opt(int argc, char **argv, const char *shorts,
 	}
 	all[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	all[n] = (struct option){ NULL, 0, NULL, 0 };
-	snprintf(sh, sizeof(sh), ":+h%s", shorts);
+	snprintf(sh, sizeof(sh), ":h%s", shorts);
 	opterr = 0;
 	c = getopt_long(argc, argv, sh, all, NULL);
 	switch (c) {

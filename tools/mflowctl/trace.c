@@ -16,7 +16,6 @@
 
 #include "mflowctl.h"
 
-
 static volatile sig_atomic_t stop_tracing;
 
 static void on_signal(int sig)
