@@ -47,7 +47,7 @@ DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 
 .PHONY: all modules install modules_install uninstall install-tools \
 	uninstall-tools sign deb stage kdir clean setup kernel matrix \
-	tests tools demo bench check check-harness checkpatch compile-matrix \
+	tests tools lib demo bench check check-harness checkpatch compile-matrix \
 	dkms dkms-add dkms-remove
 
 all: modules
@@ -161,8 +161,12 @@ tests: setup
 	$(MAKE) -C tests O=$(OUT)/tests KSFT_INC=$(KSRC)/tools/testing/selftests \
 		MFLOW_DEB_DIR=$(OUT)/deb MFLOW_STAGE_DIR=$(OUT)/stage
 
-tools:
+tools: lib
 	$(MAKE) -C tools O=$(OUT)/tools
+
+# libmflow into $(OUT)/lib; `make -C lib install` installs it (see lib/Makefile).
+lib:
+	$(MAKE) -C lib O=$(OUT)/lib
 
 demo: setup
 	scripts/demo

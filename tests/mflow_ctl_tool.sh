@@ -5,7 +5,13 @@
 # exit status, its errors included; the control device through it (R16,
 # R17); connect moving 10 MB each way through one console with list
 # showing the byte counts; wait --peer waking when a peer opens and trace
-# showing a short exchange (R19).
+# showing a short exchange (R19). The traps a newcomer fell into: an
+# empty DEV or name (never a console, R17), names that read as an index
+# or a node (refused before the kernel sees them, R17), per-command help,
+# one-line option errors, shutdown/close attaching behind the user's
+# back, --version for any user, permission hints, strict numbers and
+# times, list columns, unchecked standard output, the JSON schema and
+# add --wait.
 #
 # Needs root, mflow loaded with default parameters and its consoles idle,
 # and mflowctl next to this script (the test build puts it there). Leaves
@@ -128,7 +134,9 @@ R17_list_shows_every_console() {
 	done
 	expect 0 list --json || return
 	python3 -c 'import json, sys
-l = json.loads(sys.argv[1])
+d = json.loads(sys.argv[1])
+assert d["json_version"] == 1, d
+l = d["consoles"]
 assert len(l) >= 4, l
 for c in l:
     assert c["state"] == "idle" and c["attached"] == 0, c
@@ -413,6 +421,295 @@ module_missing_exits_3() {
 	has "not loaded" || return
 }
 
+# consoles_now: how many consoles exist.
+consoles_now() {
+	find "$CLASS" -mindepth 1 -maxdepth 1 -name "$MOD*" | wc -l
+}
+
+every_command_has_help() {
+	local c
+
+	for c in list ls info wait connect shutdown close trace add del \
+		delete query free; do
+		expect 0 "$c" --help || return
+		has "Usage: mflowctl " || return
+		expect 0 "$c" -h || return
+	done
+	expect 0 ls --help || return
+	has "'ls' is another name for 'list'" || return
+	expect 0 delete --help || return
+	has "Usage: mflowctl del DEV" || return
+}
+
+bad_option_is_one_line_with_a_hint() {
+	expect 2 list --bogus || return
+	[ "$(printf '%s\n' "$out" | wc -l)" = 2 ] ||
+		fail "not two lines: $out" || return
+	has "list: unknown option '--bogus'" || return
+	has "Try 'mflowctl list --help'." || return
+	expect 2 --bogus || return
+	[ "$(printf '%s\n' "$out" | wc -l)" = 2 ] || fail "not two lines: $out" ||
+		return
+	expect 2 wait --timeout || return
+	has "needs a value" || return
+}
+
+stdout_write_errors_fail() {
+	local a
+
+	for a in "--help" "list --help" "list" "list --json" "--version" \
+		"info 0"; do
+		# shellcheck disable=SC2086 # the words are the arguments
+		"$CTL" $a >/dev/full 2>"$WORK/full.err"
+		rc=$?
+		[ "$rc" != 0 ] || fail "mflowctl $a >/dev/full: exit 0" || return
+		grep -q "write error" "$WORK/full.err" ||
+			fail "mflowctl $a >/dev/full: $(cat "$WORK/full.err")" ||
+			return
+	done
+}
+
+R17_empty_dev_is_an_error_everywhere() {
+	local before conn a
+
+	before=$(consoles_now)
+	conn=$(cat $CLASS/${MOD}0/connection)
+	for a in "info" "wait" "connect" "close" "query" "del" "delete" \
+		"trace"; do
+		expect 2 "$a" "" </dev/null || return
+		has "empty" || return
+	done
+	expect 2 shutdown "" write || return
+	has "empty" || return
+	expect 2 info name: || return
+	expect 2 del name: || return
+	# Nothing was removed, attached or connected.
+	[ "$(consoles_now)" = "$before" ] ||
+		fail "del \"\" removed a console" || return
+	attr_is 0 attached 0 || fail "an endpoint of ${MOD}0 is attached" ||
+		return
+	attr_is 0 connection "$conn" || fail "${MOD}0 had a connection"
+}
+
+R17_names_that_read_as_index_or_node_refused() {
+	local before n long
+
+	have_control || { echo "SKIP: no control device"; return 4; }
+	before=$(consoles_now)
+	long=abcdefghijklmnopqrstuvwxyz012345
+	for n in 7 007 mflow0 mflow12 -x .x "a b" "" "$long" "é"; do
+		expect 2 add --name "$n" || return
+		has "R17" || return
+	done
+	[ "$(consoles_now)" = "$before" ] ||
+		fail "a refused add created a console" || return
+	# A number is an index, never a name.
+	[ ! -e $CLASS/${MOD}7 ] || { echo "SKIP: ${MOD}7 exists"; return 4; }
+	expect 5 info 7 || return
+	has "no console mflow7" || return
+	expect 5 del 7 || return
+	has "no console mflow7" || return
+}
+
+R16_del_and_query_by_name_alias_delete() {
+	local dev
+
+	have_control || { echo "SKIP: no control device"; return 4; }
+	expect 0 add --name by-name.q || return
+	dev=$out
+	expect 0 query by-name.q || return
+	has "device:     $dev" || return
+	expect 0 query name:by-name.q || return
+	has "name:       by-name.q" || return
+	expect 0 delete by-name.q || return
+	[ ! -e "$dev" ] || fail "$dev still there after delete" || return
+	expect 5 query by-name.q || return
+	has "no console is named 'by-name.q'" || return
+	expect 5 del by-name.q || return
+}
+
+shutdown_and_close_refuse_to_attach_without_flag() {
+	local conn
+
+	conn=$(cat $CLASS/${MOD}2/connection)
+	expect 2 shutdown 2 write || return
+	has "--attach" || return
+	expect 2 close /dev/${MOD}2 || return
+	has "fd:N" || return
+	expect 2 close --timeout 1 ${MOD}2 || return
+	attr_is 2 connection "$conn" ||
+		fail "a refused command attached an endpoint" || return
+	# Asked for: it attaches, shuts and leaves; endpoint 1 then comes
+	# and goes to end that connection.
+	expect 0 shutdown --attach 2 both || return
+	attr_is 2 connection $((conn + 1)) ||
+		fail "shutdown --attach did not attach" || return
+	: <>/dev/${MOD}2
+	until_true 30 attr_is 2 state idle || fail "${MOD}2 not idle after"
+}
+
+version_for_any_user() {
+	local mod
+
+	mod=$(cat /sys/module/$MOD/version) || return
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --version
+	[ "$rc" = 0 ] || fail "--version as nobody: exit $rc: $out" || return
+	has "mflowctl ${VERSION:-}" || return
+	has "module: $mod" || return
+	expect 0 --version --json || return
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+assert d["json_version"] == 1 and d["module"] == sys.argv[2], d' \
+		"$out" "$mod" || fail "--version --json: $out"
+}
+
+permission_hints_name_the_group_or_root() {
+	local tr=/sys/kernel/tracing
+
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" \
+		connect 1 </dev/null
+	[ "$rc" = 7 ] || fail "connect as nobody: exit $rc: $out" || return
+	has "group mflow" || return
+	if have_control; then
+		run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" \
+			del 3
+		[ "$rc" = 7 ] || fail "del as nobody: exit $rc: $out" || return
+		has "group mflow" || return
+	fi
+	grep -qs " $tr tracefs " /proc/mounts || mount -t tracefs nodev $tr ||
+		{ echo "SKIP: no tracefs"; return 4; }
+	if setpriv --reuid=65534 --regid=65534 --clear-groups \
+		test -x $tr; then
+		echo "SKIP: $tr is open to every user here"
+		return 4
+	fi
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" \
+		trace --count 1 --timeout 1
+	[ "$rc" = 7 ] || fail "trace as nobody: exit $rc: $out" || return
+	has "root" || return
+	case "$out" in
+	*"not mounted"*) fail "mounted tracefs called not mounted: $out" ;;
+	esac
+}
+
+strict_numbers_and_times_with_ranges() {
+	local t
+
+	for t in nan inf -1 1e3 0x10 " 1" 1.5h "" .; do
+		expect 2 wait --timeout "$t" 0 || return
+		has "not a time" || return
+	done
+	expect 2 close --timeout 99999999999 fd:0 || return
+	has "at most 1000000000 s" || return
+	expect 2 add --fifo-size 1 || return
+	has "4096..67108864" || return
+	expect 2 add --fifo-size 128M || return
+	has "out of range" || return
+	expect 2 add --fifo-size 12X || return
+	expect 2 add --index 4294967294 || return
+	has "out of range" || return
+	has "$(($(cat /sys/module/$MOD/parameters/max_consoles) - 1))" ||
+		return
+	expect 2 add --index -1 || return
+	expect 2 trace --hex 17 || return
+	has "0..16" || return
+	expect 2 info fd:x || return
+}
+
+list_columns_fit_long_names() {
+	local long=a-name-of-thirty-one-bytes-long dev idx hdr line
+
+	have_control || { echo "SKIP: no control device"; return 4; }
+	expect 0 add --name "$long" || return
+	dev=$out
+	idx=${dev#/dev/"$MOD"}
+	expect 0 list || return
+	echo "$out"
+	hdr=$(printf '%s\n' "$out" | head -1)
+	line=$(printf '%s\n' "$out" | grep "^$MOD$idx ")
+	"$CTL" del "$long" || return
+	case "$line" in
+	*" $long idle "*) ;;
+	*) fail "the name is cut or run into the state: $line"; return ;;
+	esac
+	# The STATE column starts where its heading does.
+	hdr=$(printf '%s' "${hdr%%STATE*}" | wc -c)
+	line=$(printf '%s' "${line%%idle*}" | wc -c)
+	[ "$hdr" = "$line" ] || fail "STATE at column $hdr, idle at $line"
+}
+
+json_schema_one_version_same_types() {
+	local a b dev
+
+	have_control || { echo "SKIP: no control device"; return 4; }
+	expect 0 add --json --name json-test || return
+	echo "$out" >"$WORK/add.json"
+	expect 0 list --json || return
+	echo "$out" >"$WORK/list.json"
+	expect 0 info --json json-test || return
+	echo "$out" >"$WORK/info.json"
+	expect 0 query --json json-test || return
+	echo "$out" >"$WORK/query.json"
+	dev=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device"])' \
+		"$WORK/add.json") || return
+	exec {a}<>"$dev" {b}<>"$dev"
+	expect 0 info --json "fd:$a" || return
+	echo "$out" >"$WORK/ep.json"
+	exec {a}>&- {b}>&-
+	expect 0 del json-test || return
+	expect 0 free --json || return
+	echo "$out" >"$WORK/free.json"
+	python3 - "$WORK" <<'PYEOF' || fail "JSON schema"
+import json, sys
+w = sys.argv[1]
+docs = {n: json.load(open(f"{w}/{n}.json"))
+        for n in ("add", "list", "info", "query", "ep", "free")}
+types = {"index": int, "device": str, "attached": int, "connection": int,
+         "fifo_size": int, "state": str, "endpoint": int, "flags": list,
+         "attached_endpoints": list, "used_endpoints": list}
+def check(o, where):
+    for k, t in types.items():
+        if k in o:
+            assert isinstance(o[k], t), (where, k, o[k])
+    assert o["name"] is None or isinstance(o["name"], str), (where, o)
+for n, d in docs.items():
+    assert d["json_version"] == 1, (n, d)
+    for o in d["consoles"] if n == "list" else [d]:
+        check(o, n)
+assert docs["add"]["name"] == "json-test" and docs["add"]["fifo_size"] > 0
+assert docs["info"]["device"] == docs["add"]["device"]
+assert docs["query"]["attached"] == 0 and docs["query"]["used_endpoints"] == []
+assert docs["ep"]["endpoint"] == 0 and "peer_attached" in docs["ep"]["flags"], docs["ep"]
+print("add, list, info, query, info fd:N, free: json_version 1, same types")
+PYEOF
+}
+
+# The udev rule of the tree, for as long as the test runs.
+R17_add_wait_returns_with_node_and_link() {
+	local dev rule=/run/udev/rules.d/60-mflow.rules had_rule=
+
+	have_control || { echo "SKIP: no control device"; return 4; }
+	if [ -e /run/udev/control ] && [ -f "${MFLOW_SRC:-}/tools/60-mflow.rules" ]; then
+		[ -e $rule ] && had_rule=1
+		mkdir -p /run/udev/rules.d
+		[ -n "$had_rule" ] || cp "$MFLOW_SRC/tools/60-mflow.rules" $rule
+		udevadm control --reload
+	fi
+	expect 0 add --wait --timeout 60 --name wait-test || return
+	dev=$out
+	[ -c "$dev" ] || fail "add --wait returned before $dev" || return
+	if [ -e /run/udev/control ] && [ -e $rule ]; then
+		[ "$(readlink -f /dev/mflow/by-name/wait-test)" = "$dev" ] ||
+			fail "add --wait returned before its by-name link" ||
+			return
+		echo "node and /dev/mflow/by-name/wait-test there on return"
+	else
+		echo "no udev here: the node only"
+	fi
+	expect 0 del wait-test || return
+	[ -n "$had_rule" ] || rm -f $rule
+}
+
 if [ ! -c "/dev/${MOD}0" ] || [ ! -d "$CLASS" ]; then
 	skip_suite "$MOD not loaded"
 fi
@@ -421,7 +718,9 @@ if [ ! -x "$CTL" ]; then
 	skip_suite "no mflowctl next to this script"
 fi
 
-echo "1..17"
+MFLOW_SRC=$(sed -n 's/^MFLOW_SRC=//p' "$HERE/mflow_paths.env" 2>/dev/null)
+
+echo "1..30"
 run_test help_names_every_command_and_exit_code
 run_test usage_errors_exit_2
 run_test version_prints_tool_and_module
@@ -437,6 +736,19 @@ run_test R16_R17_control_add_query_del
 run_test R19_wait_peer_returns_when_peer_opens
 run_test R19_connect_10MB_each_way_and_list_counts
 run_test R19_trace_shows_a_short_exchange
+run_test every_command_has_help
+run_test bad_option_is_one_line_with_a_hint
+run_test stdout_write_errors_fail
+run_test R17_empty_dev_is_an_error_everywhere
+run_test R17_names_that_read_as_index_or_node_refused
+run_test R16_del_and_query_by_name_alias_delete
+run_test shutdown_and_close_refuse_to_attach_without_flag
+run_test version_for_any_user
+run_test permission_hints_name_the_group_or_root
+run_test strict_numbers_and_times_with_ranges
+run_test list_columns_fit_long_names
+run_test json_schema_one_version_same_types
+run_test R17_add_wait_returns_with_node_and_link
 run_test module_missing_exits_3
 run_test R17_list_shows_every_console
 echo "# $((ntest - nfail)) / $ntest tests passed"
