@@ -19,6 +19,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,9 +80,15 @@ class Pair:
         os.close(self.b)
 
 
+# The writers a case opened: the runner aborts them when it ends.
+opened = []
+
+
 async def apair():
     ra, wa = await mflow.aio.open_connection(CONSOLE)
+    opened.append(wa)
     rb, wb = await mflow.aio.open_connection(CONSOLE)
+    opened.append(wb)
     return (ra, wa), (rb, wb)
 
 
@@ -295,6 +302,22 @@ async def R9_aio_handshake_from_both_sides_at_once():
 
 
 @case
+async def R9_R11_aio_handshake_waits_without_spinning():
+    (ra, wa), (rb, wb) = await apair()
+    closing = asyncio.ensure_future(wa.close_wait())
+    check(await rb.read() == b'', 'b reads EOF: a waits for b now')
+    cpu = time.process_time()
+    await asyncio.sleep(0.5)    # a window to measure, not a synchronisation
+    used = time.process_time() - cpu
+    check(not closing.done(), 'close_wait returned before the peer closed')
+    check(used < 0.2, f'waiting for the peer took {used:.2f} s of CPU in '
+          '0.5 s: the wait spins')
+    await wb.close_wait()
+    await closing
+    await aclose(wa, wb)
+
+
+@case
 async def R9_aio_close_wait_timeout_then_completes():
     (ra, wa), (rb, wb) = await apair()
     await aexpect_raises(TimeoutError, wa.close_wait(timeout=0.1),
@@ -366,10 +389,25 @@ def docs_python_example_runs():
           f'output: {r.stdout!r}')
 
 
+async def release():
+    """Detach every endpoint a failed case left attached."""
+    for w in opened:
+        w.transport.abort()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    for w in opened:
+        if not w.transport._lost:
+            os.close(w.fileno())
+    opened.clear()
+
+
 def run(fn):
     if asyncio.iscoroutinefunction(fn):
         async def bounded():
-            await asyncio.wait_for(fn(), CASE_SECS)
+            try:
+                await asyncio.wait_for(fn(), CASE_SECS)
+            finally:
+                await release()
         asyncio.run(bounded())
     else:
         fn()

@@ -14,7 +14,8 @@ transports, each on its own dup of it, joined into one transport with:
   them (R4), and this side can still read.
 - await writer.close_wait(timeout=None): the close handshake (R9):
   write_eof(), then MFLOW_IOC_CLOSE until the peer has closed too,
-  waiting for POLLHUP in the loop (never blocking it). Reading goes on
+  waiting in the loop (never blocking it) for the wakeups that come with
+  POLLHUP. Reading goes on
   meanwhile; inbound bytes stay readable after it returns. TimeoutError
   when timeout seconds (if given) run out.
 - writer.close(), await writer.wait_closed(): the detach (R10, Mirage's
@@ -261,6 +262,8 @@ class _Transport(asyncio.Transport):
         self._maybe_lost()
 
     def abort(self):
+        if self._lost:
+            return
         self._closing = True
         if not self._read_done:
             self._rt.close()
@@ -276,43 +279,47 @@ class _Transport(asyncio.Transport):
 
     # -- the close handshake
 
-    async def _wait_hup(self, fd):
-        """Wait in the loop until fd polls POLLHUP (R11): an epoll set
-        that watches fd for no event but the ones always reported (HUP,
-        ERR) is readable exactly then, while fd itself also polls POLLIN
-        whenever unread data waits (a level-triggered loop watching fd
-        would spin on that)."""
-        ep = select.epoll()
-        try:
-            ep.register(fd, 0)
-            ready = self._loop.create_future()
+    async def _wait_closing_edge(self, ep):
+        """Wait in the loop until the epoll set ep (see _close_wait) has
+        seen a wakeup, then take it."""
+        ready = self._loop.create_future()
 
-            def wake():
-                if not ready.done():
-                    ready.set_result(None)
-            self._loop.add_reader(ep.fileno(), wake)
-            try:
-                await ready
-            finally:
-                self._loop.remove_reader(ep.fileno())
+        def wake():
+            if not ready.done():
+                ready.set_result(None)
+        self._loop.add_reader(ep.fileno(), wake)
+        try:
+            await ready
         finally:
-            ep.close()
+            self._loop.remove_reader(ep.fileno())
+        ep.poll(0)
 
     async def _close_wait(self):
         if self._lost or self._closing:
             raise RuntimeError('close_wait() after close()')
         # Hold the endpoint open for the ioctls, whatever close() does.
         fd = os.dup(self._fd)
+        ep = select.epoll()
         try:
             self.write_eof()
             await self._write_finished
+            # Waiting for POLLHUP (R11) cannot be a level-triggered watch
+            # of the console: it polls POLLIN while unread bytes wait and
+            # POLLERR once its own write side is shut, so a loop watching
+            # it would spin. An edge-triggered epoll entry for no event
+            # but the ones always reported (HUP, ERR) is woken by each
+            # shutdown or detach of either endpoint (those wakeups carry
+            # no event mask), not by bytes moving; each wakeup is one
+            # more try of the ioctl.
+            ep.register(fd, select.EPOLLET)
             while True:
                 try:
                     mflow.close_wait(fd)
                     return
                 except BlockingIOError:
-                    await self._wait_hup(fd)
+                    await self._wait_closing_edge(ep)
         finally:
+            ep.close()
             os.close(fd)
 
 
