@@ -9,7 +9,8 @@
 # EOF after a detach; and the example of docs/python.md.
 #
 # Needs root and mflow loaded with its consoles idle; uses /dev/mflow0
-# (MFLOW_CONSOLE=N for another) and adds and removes one console. The
+# (MFLOW_CONSOLE=N for another) and adds and removes one console.
+# MFLOW_CASES=NAME,... runs only the cases named. The
 # package comes from python/ beside this file (the test build puts it
 # there), else from the system.
 
@@ -329,6 +330,20 @@ async def R9_aio_close_wait_timeout_then_completes():
 
 
 @case
+async def R9_aio_close_wait_timeout_during_the_flush_then_completes():
+    (ra, wa), (rb, wb) = await apair()
+    fifo = mflow.info(wa.fileno()).fifo_size
+    data = b'x' * (3 * fifo)
+    wa.write(data)      # more than the fifo holds: the flush waits for b
+    await aexpect_raises(TimeoutError, wa.close_wait(timeout=0.1),
+                         'close_wait while b does not read')
+    same(await read_all(rb), data, 'b reads it all, then EOF')
+    await wb.close_wait()
+    await wa.close_wait(timeout=30)
+    await aclose(wa, wb)
+
+
+@case
 async def R7_aio_epipe_after_peer_detach_is_BrokenPipeError():
     (ra, wa), (rb, wb) = await apair()
     await aclose(wb)
@@ -420,6 +435,9 @@ def main():
     if not os.path.exists(CONSOLE):
         print(f'1..0 # SKIP no {CONSOLE}: mflow is not loaded')
         return 4
+    only = os.environ.get('MFLOW_CASES')
+    if only:
+        tests[:] = [t for t in tests if t.__name__ in only.split(',')]
     print(f'1..{len(tests)}', flush=True)
     failed = 0
     for n, fn in enumerate(tests, 1):

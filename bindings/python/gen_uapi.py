@@ -10,7 +10,8 @@ the sizes and the field offsets are printed by a C program compiled
 against the header, so no number is copied by hand and a change in the
 header changes the module at the next build. Each struct mflow_x becomes
 STRUCT_MFLOW_X, a struct.Struct with explicit padding ("x"), and
-STRUCT_MFLOW_X_FIELDS, its field names; a field that is not __u32, __u64 or a char array stops the build.
+STRUCT_MFLOW_X_FIELDS, its field names; a field that is not __u32, __u64
+or a char array stops the build.
 """
 import os
 import re

@@ -302,7 +302,8 @@ class _Transport(asyncio.Transport):
         ep = select.epoll()
         try:
             self.write_eof()
-            await self._write_finished
+            # Shielded: a timeout must not cancel the shared future.
+            await asyncio.shield(self._write_finished)
             # Waiting for POLLHUP (R11) cannot be a level-triggered watch
             # of the console: it polls POLLIN while unread bytes wait and
             # POLLERR once its own write side is shut, so a loop watching
