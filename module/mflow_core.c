@@ -1340,7 +1340,9 @@ void mflow_console_destroy(struct mflow_console *con)
 	if (!con)
 		return;
 	WARN_ON(con->ep[0].attached || con->ep[1].attached);
+	mutex_lock(&con->lock);
 	mflow_reset(con);
+	mutex_unlock(&con->lock);
 	for (i = 0; i < 2; i++) {
 		mutex_destroy(&con->dir[i].rd_lock);
 		mutex_destroy(&con->dir[i].wr_lock);
