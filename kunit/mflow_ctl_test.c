@@ -19,12 +19,26 @@ struct mflow_name_case {
 static const struct mflow_name_case mflow_name_cases[] = {
 	{ "a", true },
 	{ "console-0.log_A", true },
-	{ "0123456789012345678901234567890", true },	/* 31 bytes */
-	{ "01234567890123456789012345678901", false },	/* 32 bytes */
+	{ "a123456789012345678901234567890", true },	/* 31 bytes */
+	{ "a1234567890123456789012345678901", false },	/* 32 bytes */
+	{ "0123456789012345678901234567890", false },	/* all digits */
+	{ "7", false },
+	{ "7a", true },
+	{ "mflow0", false },
+	{ "mflow123", false },
+	{ "mflow", true },
+	{ "mflow1a", true },
+	{ "_", true },
+	{ "-a", false },
+	{ ".a", false },
+	{ "a-", true },
+	{ "db\xc0", false },
+	{ "\xff", false },
+	{ "a\x7f", false },
 	{ "", false },
 	{ ".", false },
 	{ "..", false },
-	{ "...", true },
+	{ "...", false },
 	{ "a b", false },
 	{ "a/b", false },
 	{ "caf\xc3\xa9", false },
@@ -39,7 +53,10 @@ static void mflow_name_case_desc(const struct mflow_name_case *c, char *desc)
 
 KUNIT_ARRAY_PARAM(mflow_name, mflow_name_cases, mflow_name_case_desc);
 
-/* R17: a name is 1..31 bytes of [A-Za-z0-9._-], neither "." nor "..". */
+/*
+ * R17: a name is 1..31 bytes of ASCII [A-Za-z0-9._-], the first a letter,
+ * digit or '_', neither all digits nor "mflow" and digits.
+ */
 static void mflow_name_valid_charset(struct kunit *test)
 {
 	const struct mflow_name_case *c = test->param_value;
