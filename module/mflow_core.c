@@ -973,11 +973,15 @@ static void mflow_reset(struct mflow_console *con)
 }
 
 /*
- * sysfs_notify() on the console's "attached" and "state" files (R19), so
- * that a supervisor polling them learns of attach and detach. The device is
- * taken under con->lock, which mflow_console_retire() also holds to clear
- * it, and told after the lock is dropped: sysfs_notify() may sleep, and a
- * device removed meanwhile only has no files left to notify.
+ * Attach and detach wake pollers of the console's "attached" and "state"
+ * sysfs files, so that a supervisor learns of a peer without opening the
+ * node. The files' kernfs nodes are looked up once, when the console gets
+ * its device (mflow_console_set_dev()), and held until it loses it: the
+ * device's own kobj.sd goes away as soon as a REMOVE unregisters it, and a
+ * node found through it by a detach that raced the REMOVE could already be
+ * freed. The nodes are read and notified under con->lock, which the
+ * console also holds to let go of them; sysfs_notify_dirent() does not
+ * sleep.
  */
 static struct device *mflow_notify_get(struct mflow_console *con)
 {
@@ -985,12 +989,20 @@ static struct device *mflow_notify_get(struct mflow_console *con)
 	return con->dev ? get_device(con->dev) : NULL;
 }
 
+/* @dev came from mflow_notify_get(); its driver data is the console. */
 static void mflow_notify(struct device *dev)
 {
+	struct mflow_console *con;
+
 	if (!dev)
 		return;
-	sysfs_notify(&dev->kobj, NULL, "attached");
-	sysfs_notify(&dev->kobj, NULL, "state");
+	con = dev_get_drvdata(dev);
+	mutex_lock(&con->lock);
+	if (con->sd_attached)
+		sysfs_notify_dirent(con->sd_attached);
+	if (con->sd_state)
+		sysfs_notify_dirent(con->sd_state);
+	mutex_unlock(&con->lock);
 	put_device(dev);
 }
 
@@ -1185,15 +1197,26 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_put);
 /**
  * mflow_console_set_dev() - give a console the device to notify
  * @con: the console.
- * @dev: its sysfs device; attach and detach call sysfs_notify() on its
- *	"attached" and "state" attributes. The caller keeps @dev alive until
- *	mflow_console_retire() has returned it.
+ * @dev: its sysfs device, whose driver data is @con, or NULL to stop
+ *	notifying. Attach and detach wake pollers of its "attached" and
+ *	"state" attributes. The kernfs nodes of the device given before, if
+ *	any, are let go.
  */
 void mflow_console_set_dev(struct mflow_console *con, struct device *dev)
 {
+	struct kernfs_node *attached = NULL, *state = NULL;
+
+	if (dev) {
+		attached = sysfs_get_dirent(dev->kobj.sd, "attached");
+		state = sysfs_get_dirent(dev->kobj.sd, "state");
+	}
 	mutex_lock(&con->lock);
 	con->dev = dev;
+	swap(con->sd_attached, attached);
+	swap(con->sd_state, state);
 	mutex_unlock(&con->lock);
+	sysfs_put(attached);
+	sysfs_put(state);
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_set_dev);
 
@@ -1201,17 +1224,19 @@ EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_set_dev);
  * mflow_console_retire() - mark a console removed unless it is in use
  * @con: the console.
  *
- * All or nothing (R16): while a connection is live (an endpoint attached,
- * or bytes held for a peer that has not attached yet) nothing changes.
+ * All or nothing: while a connection is live (an endpoint attached, or
+ * bytes held for a peer that has not attached yet) nothing changes.
  * Otherwise the console drops what is left of its last connection (an
  * endpoint 0 that left without writing), every later mflow_attach() fails
- * with -ENXIO and the console stops notifying its device.
+ * with -ENXIO and the console stops notifying its device and lets go of
+ * the device's sysfs nodes, so the device can be unregistered at once.
  *
  * Return: the device given to mflow_console_set_dev() (NULL if none) for
  * the caller to remove, or ERR_PTR(-EBUSY).
  */
 struct device *mflow_console_retire(struct mflow_console *con)
 {
+	struct kernfs_node *attached = NULL, *state = NULL;
 	struct device *dev;
 
 	mutex_lock(&con->lock);
@@ -1223,8 +1248,12 @@ struct device *mflow_console_retire(struct mflow_console *con)
 		mflow_reset(con);
 		dev = con->dev;
 		con->dev = NULL;
+		swap(con->sd_attached, attached);
+		swap(con->sd_state, state);
 	}
 	mutex_unlock(&con->lock);
+	sysfs_put(attached);
+	sysfs_put(state);
 	return dev;
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_retire);

@@ -378,8 +378,8 @@ void mflow_ctl_exit(void)
 		mutex_lock(&con->lock);
 		con->removed = true;
 		dev = con->dev;
-		con->dev = NULL;
 		mutex_unlock(&con->lock);
+		mflow_console_set_dev(con, NULL);
 		mflow_console_unlink(con, dev);
 	}
 	mutex_unlock(&mflow_ctl_mutex);
