@@ -8,7 +8,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
-#include <linux/ctype.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/log2.h>
@@ -37,13 +36,36 @@ static unsigned int mflow_count;	/* consoles in mflow_cons */
 static unsigned int mflow_max;		/* indices 0 .. mflow_max - 1 */
 static unsigned int mflow_fifo_default;
 
+/* The characters of a name; the first one may not be '.' or '-'. */
+static bool mflow_name_char(char c, bool first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_')
+		return true;
+	return !first && (c == '.' || c == '-');
+}
+
+/* Whether @s, @len bytes long, is all decimal digits. */
+static bool mflow_all_digits(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
 /**
- * mflow_name_valid() - whether @name is a console name (R17)
+ * mflow_name_valid() - whether @name may name a console
  * @name: the bytes, NUL-terminated within @size.
  * @size: the size of the buffer holding @name.
  *
- * A name is 1 to %MFLOW_NAME_MAX - 1 bytes of [A-Za-z0-9._-], and neither
- * "." nor ".." (it becomes /dev/mflow/by-name/<name>).
+ * A name is 1 to %MFLOW_NAME_MAX - 1 bytes of ASCII letters, digits, '_',
+ * '.' and '-', the first a letter, a digit or '_'. It is neither all
+ * digits nor "mflow" followed by digits, so it can be told from an index
+ * and from a node name, and it becomes /dev/mflow/by-name/<name> as it is.
+ * The kernel's isalnum() is not used: it takes Latin-1 letters too.
  *
  * Return: true if @name is one.
  */
@@ -54,11 +76,14 @@ bool mflow_name_valid(const char *name, size_t size)
 
 	if (!len || len >= size || len >= MFLOW_NAME_MAX)
 		return false;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
 	for (i = 0; i < len; i++)
-		if (!isalnum(name[i]) && !strchr("._-", name[i]))
+		if (!mflow_name_char(name[i], !i))
 			return false;
+	if (mflow_all_digits(name, len))
+		return false;
+	if (len > 5 && !strncmp(name, "mflow", 5) &&
+	    mflow_all_digits(name + 5, len - 5))
+		return false;
 	return true;
 }
 EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_name_valid);
@@ -202,6 +227,7 @@ static struct mflow_console *mflow_select(u32 index, char *name)
 
 	lockdep_assert_held(&mflow_ctl_mutex);
 	if (index == MFLOW_CTL_ANY) {
+		/* Nor does an empty name select anything. */
 		if (!mflow_name_valid(name, MFLOW_NAME_MAX))
 			return ERR_PTR(-EINVAL);
 		con = mflow_find_name(name);
