@@ -38,6 +38,9 @@ void mflow_ctl_unregister(void);
 void mflow_ctl_exit(void);
 int mflow_console_add(u32 index, const char *name, u32 fifo_size);
 struct mflow_console *mflow_console_lookup(unsigned int index);
+
+#if IS_ENABLED(CONFIG_KUNIT)
 bool mflow_name_valid(const char *name, size_t size);
+#endif
 
 #endif /* _MFLOW_H */

@@ -79,7 +79,7 @@ static bool mflow_all_digits(const char *s, size_t len)
  *
  * Return: true if @name is one.
  */
-bool mflow_name_valid(const char *name, size_t size)
+VISIBLE_IF_KUNIT bool mflow_name_valid(const char *name, size_t size)
 {
 	size_t len = strnlen(name, size);
 	size_t i;
@@ -96,7 +96,7 @@ bool mflow_name_valid(const char *name, size_t size)
 		return false;
 	return true;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_name_valid);
+EXPORT_SYMBOL_IF_KUNIT(mflow_name_valid);
 
 /* Under mflow_ctl_mutex: the console called @name, or NULL. */
 static struct mflow_console *mflow_find_name(const char *name)
