@@ -5,7 +5,9 @@
  * connection is live (R16), and console lifetime by reference (R15, R16).
  */
 
+#include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/device.h>
 #include <linux/err.h>
 
 #include "../module/mflow.h"
@@ -165,6 +167,49 @@ static void mflow_console_ref_outlives_removal(struct kunit *test)
 	mflow_console_put(con);			/* frees it */
 }
 
+static ssize_t mflow_test_attr_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "0\n");
+}
+
+static struct device_attribute mflow_test_attrs[] = {
+	__ATTR(attached, 0444, mflow_test_attr_show, NULL),
+	__ATTR(state, 0444, mflow_test_attr_show, NULL),
+};
+
+/*
+ * R19, R16: the console holds its device's "attached" and "state" sysfs
+ * nodes from mflow_console_set_dev() on, notifies them on attach and
+ * detach, and lets go of them when it is retired, before its device is
+ * unregistered, so that no detach racing a REMOVE reaches a freed node.
+ */
+static void mflow_console_set_dev_holds_sysfs_nodes(struct kunit *test)
+{
+	struct mflow_fixture *fix = mflow_fixture_create(test, 0,
+							 MFLOW_FIFO_MIN);
+	struct device *dev = kunit_device_register(test, "mflow-notify");
+	struct mflow_endpoint *ep;
+	int i;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	for (i = 0; i < ARRAY_SIZE(mflow_test_attrs); i++)
+		KUNIT_ASSERT_EQ(test, device_create_file(dev,
+							 &mflow_test_attrs[i]),
+				0);
+	dev_set_drvdata(dev, fix->con);
+	mflow_console_set_dev(fix->con, dev);
+	KUNIT_EXPECT_NOT_NULL(test, fix->con->sd_attached);
+	KUNIT_EXPECT_NOT_NULL(test, fix->con->sd_state);
+
+	ep = mflow_fixture_attach(fix, 0);
+	mflow_fixture_detach(fix, ep);
+	KUNIT_EXPECT_PTR_EQ(test, mflow_console_retire(fix->con), dev);
+	KUNIT_EXPECT_NULL(test, fix->con->dev);
+	KUNIT_EXPECT_NULL(test, fix->con->sd_attached);
+	KUNIT_EXPECT_NULL(test, fix->con->sd_state);
+}
+
 static struct kunit_case mflow_ctl_cases[] = {
 	KUNIT_CASE_PARAM(mflow_name_valid_charset, mflow_name_gen_params),
 	KUNIT_CASE(mflow_name_valid_unterminated),
@@ -173,6 +218,7 @@ static struct kunit_case mflow_ctl_cases[] = {
 	KUNIT_CASE(mflow_console_retire_lone_empty),
 	KUNIT_CASE(mflow_attach_removed_enxio),
 	KUNIT_CASE(mflow_console_ref_outlives_removal),
+	KUNIT_CASE(mflow_console_set_dev_holds_sysfs_nodes),
 	{}
 };
 
