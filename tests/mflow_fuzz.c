@@ -25,8 +25,9 @@
  * clock), -n OPS / MFLOW_FUZZ_OPS (ops per thread, 5000), -t SECS /
  * MFLOW_FUZZ_SECS (time bound, 90), -p PROCS / MFLOW_FUZZ_PROCS (2),
  * -j THREADS / MFLOW_FUZZ_THREADS (threads per process, 2),
- * MFLOW_FUZZ_SLACK_KIB (memory slack, 384: the valid fifo sizes it asks
- * for are 256 KiB and up, so a leaked connection holds 512 KiB or more).
+ * MFLOW_FUZZ_SLACK_KIB (memory slack, 1024: most consoles it adds have
+ * 1 or 2 MiB fifos, so a leaked connection of theirs holds 2 MiB or more;
+ * the consoles made at load and by GET_FREE have the module's default).
  * Output: TAP.
  */
 #include <dirent.h>
@@ -47,7 +48,7 @@
 
 #define CTL_PATH	"/dev/mflow-control"
 #define NFD		12	/* files a thread holds at most */
-#define NADD		8	/* indices the fuzzer adds consoles at */
+#define NADD		24	/* indices the fuzzer adds consoles at */
 #define BUFSZ		(600U << 10)
 #define TIMER_NS	(5 * 1000 * 1000)
 
@@ -56,9 +57,13 @@ static const char *const names[] = {
 	"fz_long_name_0123456789abcdefgh", "a/b", ".",
 };
 
-/* Valid sizes come up three times in four. */
+/*
+ * Valid sizes come up three times in four, most of them 1 MiB and up, so
+ * that a leaked connection stands out of the memory oracle's slack.
+ */
 static const unsigned int fifo_sizes[] = {
-	0, 0, 262144, 1U << 20, 0, 262144, 4095, (64U << 20) + 1,
+	0, 1U << 20, 2U << 20, 1U << 20, 2U << 20, (1U << 20) - 1, 4095,
+	(64U << 20) + 1,
 };
 
 /* Counters shared by every process (MAP_SHARED). */
@@ -260,7 +265,9 @@ static void op_ctl(struct worker *w, const uint64_t *r)
 			add.flags = 1;
 		if (r[2] % 31 == 0)
 			add.reserved = 1;
-		ret = ctl_ioctl(w->ctl, MFLOW_CTL_ADD, arg_ptr(r[3] >> 32, &add));
+		/* One ADD in four cannot write its result back. */
+		ret = ctl_ioctl(w->ctl, MFLOW_CTL_ADD, r[3] >> 36 & 3 ?
+				arg_ptr(r[3] >> 32, &add) : ro_page);
 		CHECK("ADD", ret, -EINVAL, -EEXIST, -ENOSPC, -EFAULT, -ENOMEM);
 		if (ret >= 0) {
 			__atomic_add_fetch(&sh->adds, 1, __ATOMIC_RELAXED);
@@ -757,7 +764,7 @@ static void usage(const char *prog)
 
 int main(int argc, char **argv)
 {
-	long long slack = env_or("MFLOW_FUZZ_SLACK_KIB", 384) * 1024;
+	long long slack = env_or("MFLOW_FUZZ_SLACK_KIB", 1024) * 1024;
 	struct sigaction sa = { .sa_handler = on_alarm };
 	long long mem_before, mem_after, part0[NKEYS] = { 0 }, part1[NKEYS];
 	unsigned int k;
