@@ -5,7 +5,9 @@
  * connection is live (R16), and console lifetime by reference (R15, R16).
  */
 
+#include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/device.h>
 #include <linux/err.h>
 
 #include "../module/mflow.h"
@@ -19,12 +21,26 @@ struct mflow_name_case {
 static const struct mflow_name_case mflow_name_cases[] = {
 	{ "a", true },
 	{ "console-0.log_A", true },
-	{ "0123456789012345678901234567890", true },	/* 31 bytes */
-	{ "01234567890123456789012345678901", false },	/* 32 bytes */
+	{ "a123456789012345678901234567890", true },	/* 31 bytes */
+	{ "a1234567890123456789012345678901", false },	/* 32 bytes */
+	{ "0123456789012345678901234567890", false },	/* all digits */
+	{ "7", false },
+	{ "7a", true },
+	{ "mflow0", false },
+	{ "mflow123", false },
+	{ "mflow", true },
+	{ "mflow1a", true },
+	{ "_", true },
+	{ "-a", false },
+	{ ".a", false },
+	{ "a-", true },
+	{ "db\xc0", false },
+	{ "\xff", false },
+	{ "a\x7f", false },
 	{ "", false },
 	{ ".", false },
 	{ "..", false },
-	{ "...", true },
+	{ "...", false },
 	{ "a b", false },
 	{ "a/b", false },
 	{ "caf\xc3\xa9", false },
@@ -39,7 +55,10 @@ static void mflow_name_case_desc(const struct mflow_name_case *c, char *desc)
 
 KUNIT_ARRAY_PARAM(mflow_name, mflow_name_cases, mflow_name_case_desc);
 
-/* R17: a name is 1..31 bytes of [A-Za-z0-9._-], neither "." nor "..". */
+/*
+ * R17: a name is 1..31 bytes of ASCII [A-Za-z0-9._-], the first a letter,
+ * digit or '_', neither all digits nor "mflow" and digits.
+ */
 static void mflow_name_valid_charset(struct kunit *test)
 {
 	const struct mflow_name_case *c = test->param_value;
@@ -148,6 +167,49 @@ static void mflow_console_ref_outlives_removal(struct kunit *test)
 	mflow_console_put(con);			/* frees it */
 }
 
+static ssize_t mflow_test_attr_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "0\n");
+}
+
+static struct device_attribute mflow_test_attrs[] = {
+	__ATTR(attached, 0444, mflow_test_attr_show, NULL),
+	__ATTR(state, 0444, mflow_test_attr_show, NULL),
+};
+
+/*
+ * R19, R16: the console holds its device's "attached" and "state" sysfs
+ * nodes from mflow_console_set_dev() on, notifies them on attach and
+ * detach, and lets go of them when it is retired, before its device is
+ * unregistered, so that no detach racing a REMOVE reaches a freed node.
+ */
+static void mflow_console_set_dev_holds_sysfs_nodes(struct kunit *test)
+{
+	struct mflow_fixture *fix = mflow_fixture_create(test, 0,
+							 MFLOW_FIFO_MIN);
+	struct device *dev = kunit_device_register(test, "mflow-notify");
+	struct mflow_endpoint *ep;
+	int i;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	for (i = 0; i < ARRAY_SIZE(mflow_test_attrs); i++)
+		KUNIT_ASSERT_EQ(test, device_create_file(dev,
+							 &mflow_test_attrs[i]),
+				0);
+	dev_set_drvdata(dev, fix->con);
+	mflow_console_set_dev(fix->con, dev);
+	KUNIT_EXPECT_NOT_NULL(test, fix->con->sd_attached);
+	KUNIT_EXPECT_NOT_NULL(test, fix->con->sd_state);
+
+	ep = mflow_fixture_attach(fix, 0);
+	mflow_fixture_detach(fix, ep);
+	KUNIT_EXPECT_PTR_EQ(test, mflow_console_retire(fix->con), dev);
+	KUNIT_EXPECT_NULL(test, fix->con->dev);
+	KUNIT_EXPECT_NULL(test, fix->con->sd_attached);
+	KUNIT_EXPECT_NULL(test, fix->con->sd_state);
+}
+
 static struct kunit_case mflow_ctl_cases[] = {
 	KUNIT_CASE_PARAM(mflow_name_valid_charset, mflow_name_gen_params),
 	KUNIT_CASE(mflow_name_valid_unterminated),
@@ -156,6 +218,7 @@ static struct kunit_case mflow_ctl_cases[] = {
 	KUNIT_CASE(mflow_console_retire_lone_empty),
 	KUNIT_CASE(mflow_attach_removed_enxio),
 	KUNIT_CASE(mflow_console_ref_outlives_removal),
+	KUNIT_CASE(mflow_console_set_dev_holds_sysfs_nodes),
 	{}
 };
 

@@ -16,14 +16,24 @@
 #endif
 
 /*
- * EXPORT_SYMBOL_FOR_MFLOW_KUNIT(): export a core function to the KUnit
- * suites, in their namespace, only when Kbuild builds those suites (it
- * defines MFLOW_KUNIT then). The kernel's EXPORT_SYMBOL_IF_KUNIT() keys on the
- * kernel's CONFIG_KUNIT instead, so a production mflow.ko (make install,
- * DKMS) built for a kernel with KUnit would export the core too.
- *
- * 6.13 turned symbol namespaces into string literals.
+ * VISIBLE_IF_KUNIT and EXPORT_SYMBOL_IF_KUNIT(): a function the KUnit
+ * suites call is static and unexported unless the kernel has KUnit; then
+ * it is exported in the EXPORTED_FOR_KUNIT_TESTING namespace. The kernel
+ * has had <kunit/visibility.h> since 6.2 (some 6.1 stable releases carry
+ * it too); this is the same for those without it.
  */
+#if __has_include("kunit/visibility.h")
+#include <kunit/visibility.h>
+#elif IS_ENABLED(CONFIG_KUNIT)
+#define VISIBLE_IF_KUNIT
+#define EXPORT_SYMBOL_IF_KUNIT(symbol) \
+	EXPORT_SYMBOL_NS(symbol, EXPORTED_FOR_KUNIT_TESTING)
+#else
+#define VISIBLE_IF_KUNIT		static
+#define EXPORT_SYMBOL_IF_KUNIT(symbol)
+#endif
+
+/* 6.13 turned symbol namespaces into string literals. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
 #define MFLOW_KUNIT_NS	"EXPORTED_FOR_KUNIT_TESTING"
 #else
@@ -31,15 +41,7 @@
 #endif
 
 /* One more level, so that older kernels' #ns sees the expansion. */
-#define __MFLOW_EXPORT_NS(symbol, ns)	EXPORT_SYMBOL_NS_GPL(symbol, ns)
 #define __MFLOW_IMPORT_NS(ns)		MODULE_IMPORT_NS(ns)
-
-#ifdef MFLOW_KUNIT
-#define EXPORT_SYMBOL_FOR_MFLOW_KUNIT(symbol) \
-	__MFLOW_EXPORT_NS(symbol, MFLOW_KUNIT_NS)
-#else
-#define EXPORT_SYMBOL_FOR_MFLOW_KUNIT(symbol)
-#endif
 
 /* 6.1 renamed the iov_iter directions; older kernels use READ/WRITE. */
 #ifndef ITER_DEST

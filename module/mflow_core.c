@@ -648,7 +648,7 @@ out_again:
 		WRITE_ONCE(ep->nowait_again, ep->nowait_again + 1);
 	return ret;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_read);
+EXPORT_SYMBOL_IF_KUNIT(mflow_read);
 
 /*
  * The write in progress (@wr_busy, ours) sleeps until @need bytes of room,
@@ -820,7 +820,7 @@ out_again:
 		WRITE_ONCE(ep->nowait_again, ep->nowait_again + 1);
 	return ret;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_write);
+EXPORT_SYMBOL_IF_KUNIT(mflow_write);
 
 /**
  * mflow_shutdown() - shut one or both sides of an endpoint
@@ -843,7 +843,7 @@ int mflow_shutdown(struct mflow_endpoint *ep, unsigned int how)
 	mflow_shut(ep, how != MFLOW_SHUT_WR, how != MFLOW_SHUT_RD, false);
 	return 0;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_shutdown);
+EXPORT_SYMBOL_IF_KUNIT(mflow_shutdown);
 
 /**
  * mflow_close() - Mirage's close: shut the write side, wait for the peer's
@@ -910,7 +910,7 @@ int mflow_close(struct mflow_endpoint *ep, s64 timeout_ns, bool nonblock)
 	finish_wait(wq, &wait);
 	return ret;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_close);
+EXPORT_SYMBOL_IF_KUNIT(mflow_close);
 
 /**
  * mflow_poll() - readiness of an endpoint
@@ -959,7 +959,7 @@ __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 		mask |= EPOLLHUP;
 	return mask;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_poll);
+EXPORT_SYMBOL_IF_KUNIT(mflow_poll);
 
 /**
  * mflow_readable() - bytes a read would return now (FIONREAD)
@@ -973,7 +973,7 @@ unsigned int mflow_readable(struct mflow_endpoint *ep)
 		return 0;
 	return mflow_peek_used(ep->in);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_readable);
+EXPORT_SYMBOL_IF_KUNIT(mflow_readable);
 
 /**
  * mflow_outq() - bytes @ep wrote that the peer has not read yet
@@ -987,7 +987,7 @@ unsigned int mflow_outq(struct mflow_endpoint *ep)
 		return 0;
 	return mflow_peek_used(ep->out);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_outq);
+EXPORT_SYMBOL_IF_KUNIT(mflow_outq);
 
 /**
  * mflow_get_info() - describe an endpoint (MFLOW_IOC_INFO)
@@ -1024,7 +1024,7 @@ void mflow_get_info(struct mflow_endpoint *ep, struct mflow_info *info)
 	info->flags = flags;
 	mutex_unlock(&con->lock);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_get_info);
+EXPORT_SYMBOL_IF_KUNIT(mflow_get_info);
 
 /**
  * mflow_get_stats() - counters of an endpoint (MFLOW_IOC_STATS)
@@ -1041,7 +1041,7 @@ void mflow_get_stats(struct mflow_endpoint *ep, struct mflow_stats *stats)
 	stats->age_ns = ktime_to_ns(ktime_sub(ktime_get(),
 					      READ_ONCE(ep->con->start)));
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_get_stats);
+EXPORT_SYMBOL_IF_KUNIT(mflow_get_stats);
 
 static void mflow_dir_init(struct mflow_dir *d)
 {
@@ -1164,11 +1164,15 @@ static void mflow_keep_for_peer(struct mflow_console *con)
 }
 
 /*
- * sysfs_notify() on the console's "attached" and "state" files, so
- * that a supervisor polling them learns of attach and detach. The device is
- * taken under con->lock, which mflow_console_retire() also holds to clear
- * it, and told after the lock is dropped: sysfs_notify() may sleep, and a
- * device removed meanwhile only has no files left to notify.
+ * Attach and detach wake pollers of the console's "attached" and "state"
+ * sysfs files, so that a supervisor learns of a peer without opening the
+ * node. The files' kernfs nodes are looked up once, when the console gets
+ * its device (mflow_console_set_dev()), and held until it loses it: the
+ * device's own kobj.sd goes away as soon as a REMOVE unregisters it, and a
+ * node found through it by a detach that raced the REMOVE could already be
+ * freed. The nodes are read and notified under con->lock, which the
+ * console also holds to let go of them; sysfs_notify_dirent() does not
+ * sleep.
  */
 static struct device *mflow_notify_get(struct mflow_console *con)
 {
@@ -1176,12 +1180,20 @@ static struct device *mflow_notify_get(struct mflow_console *con)
 	return con->dev ? get_device(con->dev) : NULL;
 }
 
+/* @dev came from mflow_notify_get(); its driver data is the console. */
 static void mflow_notify(struct device *dev)
 {
+	struct mflow_console *con;
+
 	if (!dev)
 		return;
-	sysfs_notify(&dev->kobj, NULL, "attached");
-	sysfs_notify(&dev->kobj, NULL, "state");
+	con = dev_get_drvdata(dev);
+	mutex_lock(&con->lock);
+	if (con->sd_attached)
+		sysfs_notify_dirent(con->sd_attached);
+	if (con->sd_state)
+		sysfs_notify_dirent(con->sd_state);
+	mutex_unlock(&con->lock);
 	put_device(dev);
 }
 
@@ -1240,7 +1252,7 @@ out_unlock:
 	mflow_notify(dev);
 	return ep;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_attach);
+EXPORT_SYMBOL_IF_KUNIT(mflow_attach);
 
 /**
  * mflow_detach() - detach an endpoint (last close, Mirage's disconnect)
@@ -1271,7 +1283,7 @@ void mflow_detach(struct mflow_endpoint *ep)
 	mutex_unlock(&con->lock);
 	mflow_notify(dev);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_detach);
+EXPORT_SYMBOL_IF_KUNIT(mflow_detach);
 
 /**
  * mflow_console_busy() - whether a connection is live on @con
@@ -1291,7 +1303,7 @@ bool mflow_console_busy(struct mflow_console *con)
 	mutex_unlock(&con->lock);
 	return busy;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_busy);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_busy);
 
 /**
  * mflow_console_create() - make an idle console
@@ -1327,7 +1339,7 @@ struct mflow_console *mflow_console_create(unsigned int index,
 	}
 	return con;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_create);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_create);
 
 /**
  * mflow_console_destroy() - free a console
@@ -1350,7 +1362,7 @@ void mflow_console_destroy(struct mflow_console *con)
 	mutex_destroy(&con->lock);
 	kfree(con);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_destroy);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_destroy);
 
 static void mflow_console_release(struct kref *ref)
 {
@@ -1366,7 +1378,7 @@ void mflow_console_get(struct mflow_console *con)
 {
 	kref_get(&con->ref);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_get);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_get);
 
 /**
  * mflow_console_put() - drop a reference on a console
@@ -1377,38 +1389,51 @@ void mflow_console_put(struct mflow_console *con)
 {
 	kref_put(&con->ref, mflow_console_release);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_put);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_put);
 
 /**
  * mflow_console_set_dev() - give a console the device to notify
  * @con: the console.
- * @dev: its sysfs device; attach and detach call sysfs_notify() on its
- *	"attached" and "state" attributes. The caller keeps @dev alive until
- *	mflow_console_retire() has returned it.
+ * @dev: its sysfs device, whose driver data is @con, or NULL to stop
+ *	notifying. Attach and detach wake pollers of its "attached" and
+ *	"state" attributes. The kernfs nodes of the device given before, if
+ *	any, are let go.
  */
 void mflow_console_set_dev(struct mflow_console *con, struct device *dev)
 {
+	struct kernfs_node *attached = NULL, *state = NULL;
+
+	if (dev) {
+		attached = sysfs_get_dirent(dev->kobj.sd, "attached");
+		state = sysfs_get_dirent(dev->kobj.sd, "state");
+	}
 	mutex_lock(&con->lock);
 	con->dev = dev;
+	swap(con->sd_attached, attached);
+	swap(con->sd_state, state);
 	mutex_unlock(&con->lock);
+	sysfs_put(attached);
+	sysfs_put(state);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_set_dev);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_set_dev);
 
 /**
  * mflow_console_retire() - mark a console removed unless it is in use
  * @con: the console.
  *
- * All or nothing: while a connection is live (an endpoint attached,
- * or bytes held for a peer that has not attached yet) nothing changes.
+ * All or nothing: while a connection is live (an endpoint attached, or
+ * bytes held for a peer that has not attached yet) nothing changes.
  * Otherwise the console drops what is left of its last connection (an
  * endpoint 0 that left without writing), every later mflow_attach() fails
- * with -ENXIO and the console stops notifying its device.
+ * with -ENXIO and the console stops notifying its device and lets go of
+ * the device's sysfs nodes, so the device can be unregistered at once.
  *
  * Return: the device given to mflow_console_set_dev() (NULL if none) for
  * the caller to remove, or ERR_PTR(-EBUSY).
  */
 struct device *mflow_console_retire(struct mflow_console *con)
 {
+	struct kernfs_node *attached = NULL, *state = NULL;
 	struct device *dev;
 
 	mutex_lock(&con->lock);
@@ -1420,11 +1445,15 @@ struct device *mflow_console_retire(struct mflow_console *con)
 		mflow_reset(con);
 		dev = con->dev;
 		con->dev = NULL;
+		swap(con->sd_attached, attached);
+		swap(con->sd_state, state);
 	}
 	mutex_unlock(&con->lock);
+	sysfs_put(attached);
+	sysfs_put(state);
 	return dev;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_retire);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_retire);
 
 /**
  * mflow_console_query() - describe a console (MFLOW_CTL_QUERY)
@@ -1450,4 +1479,4 @@ void mflow_console_query(struct mflow_console *con,
 	}
 	mutex_unlock(&con->lock);
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_console_query);
+EXPORT_SYMBOL_IF_KUNIT(mflow_console_query);

@@ -156,8 +156,12 @@ struct mflow_endpoint {
  * @dir: dir[i] carries the bytes written by ep[i] to ep[!i].
  * @ref: references: the registry's (until the console is removed), and one
  *	for each open file and each open() under way. The last one frees it.
- * @dev: the sysfs device told of attach and detach (sysfs_notify()), or
- *	NULL; set and cleared under @lock.
+ * @dev: the sysfs device told of attach and detach, or NULL; set and
+ *	cleared under @lock.
+ * @sd_attached: the kernfs node of @dev's "attached" attribute, held while
+ *	@dev is set (under @lock), so that a detach racing a removal never
+ *	notifies a freed node.
+ * @sd_state: the same for its "state" attribute.
  * @removed: the control device removed the console; attaching fails. Set
  *	under @lock, never cleared.
  * @name: the console's name, empty if it has none; fixed at creation.
@@ -171,6 +175,8 @@ struct mflow_console {
 	ktime_t start;
 	struct kref ref;
 	struct device *dev;
+	struct kernfs_node *sd_attached;
+	struct kernfs_node *sd_state;
 	bool removed;
 	char name[MFLOW_NAME_MAX];
 	struct mflow_endpoint ep[2];

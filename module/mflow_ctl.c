@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mflow: the console registry and the control device /dev/mflow-control,
- * which adds, removes and describes consoles at run time (R16-R18), in the
- * way of drivers/block/loop.c's /dev/loop-control.
+ * which adds, removes and describes consoles at run time, in the way of
+ * drivers/block/loop.c's /dev/loop-control. It sits between the module's
+ * entry (mflow_main.c, which hands it the device class and the limits at
+ * load) and the flow core, and calls into nothing else.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
-#include <linux/ctype.h>
+#include <linux/device.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/log2.h>
@@ -30,38 +32,71 @@
  * an idle one), holds mflow_ctl_mutex. A console leaves the xarray before
  * its registry reference is dropped, so a console found under the xarray's
  * lock is alive.
+ *
+ * A console is published (MFLOW_LIVE) once it is complete: until then it
+ * holds its index and its name, but open(), QUERY, REMOVE and GET_FREE do
+ * not see it. ADD publishes only after its result reached the caller, so
+ * that a result that cannot be written back undoes a console nobody could
+ * have opened, and that copy runs without mflow_ctl_mutex.
  */
+#define MFLOW_LIVE	XA_MARK_1	/* XA_MARK_0 tracks free slots */
+
 static DEFINE_XARRAY_ALLOC(mflow_cons);
 static DEFINE_MUTEX(mflow_ctl_mutex);	/* adding, removing, names, count */
 static unsigned int mflow_count;	/* consoles in mflow_cons */
-static unsigned int mflow_max;		/* indices 0 .. mflow_max - 1 */
-static unsigned int mflow_fifo_default;
+static struct mflow_ctl_config mflow_cfg;	/* set once, at load */
+
+/* The characters of a name; the first one may not be '.' or '-'. */
+static bool mflow_name_char(char c, bool first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_')
+		return true;
+	return !first && (c == '.' || c == '-');
+}
+
+/* Whether @s, @len bytes long, is all decimal digits. */
+static bool mflow_all_digits(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
 
 /**
- * mflow_name_valid() - whether @name is a console name (R17)
+ * mflow_name_valid() - whether @name may name a console
  * @name: the bytes, NUL-terminated within @size.
  * @size: the size of the buffer holding @name.
  *
- * A name is 1 to %MFLOW_NAME_MAX - 1 bytes of [A-Za-z0-9._-], and neither
- * "." nor ".." (it becomes /dev/mflow/by-name/<name>).
+ * A name is 1 to %MFLOW_NAME_MAX - 1 bytes of ASCII letters, digits, '_',
+ * '.' and '-', the first a letter, a digit or '_'. It is neither all
+ * digits nor "mflow" followed by digits, so it can be told from an index
+ * and from a node name, and it becomes /dev/mflow/by-name/<name> as it is.
+ * The kernel's isalnum() is not used: it takes Latin-1 letters too.
  *
  * Return: true if @name is one.
  */
-bool mflow_name_valid(const char *name, size_t size)
+VISIBLE_IF_KUNIT bool mflow_name_valid(const char *name, size_t size)
 {
 	size_t len = strnlen(name, size);
 	size_t i;
 
 	if (!len || len >= size || len >= MFLOW_NAME_MAX)
 		return false;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
 	for (i = 0; i < len; i++)
-		if (!isalnum(name[i]) && !strchr("._-", name[i]))
+		if (!mflow_name_char(name[i], !i))
 			return false;
+	if (mflow_all_digits(name, len))
+		return false;
+	if (len > 5 && !strncmp(name, "mflow", 5) &&
+	    mflow_all_digits(name + 5, len - 5))
+		return false;
 	return true;
 }
-EXPORT_SYMBOL_FOR_MFLOW_KUNIT(mflow_name_valid);
+EXPORT_SYMBOL_IF_KUNIT(mflow_name_valid);
 
 /* Under mflow_ctl_mutex: the console called @name, or NULL. */
 static struct mflow_console *mflow_find_name(const char *name)
@@ -81,7 +116,8 @@ static struct mflow_console *mflow_find_name(const char *name)
  * @index: the console's index (its minor number).
  *
  * Return: the console with a reference the caller drops with
- * mflow_console_put(), or NULL if there is none.
+ * mflow_console_put(), or NULL if there is none or it is still being
+ * added.
  */
 struct mflow_console *mflow_console_lookup(unsigned int index)
 {
@@ -89,17 +125,25 @@ struct mflow_console *mflow_console_lookup(unsigned int index)
 
 	xa_lock(&mflow_cons);
 	con = xa_load(&mflow_cons, index);
-	if (con)
+	if (con && xa_get_mark(&mflow_cons, index, MFLOW_LIVE))
 		mflow_console_get(con);
+	else
+		con = NULL;
 	xa_unlock(&mflow_cons);
 	return con;
+}
+
+/* Make @con visible to open() and to the control calls. */
+static void mflow_console_publish(struct mflow_console *con)
+{
+	xa_set_mark(&mflow_cons, con->index, MFLOW_LIVE);
 }
 
 /* A fifo size asked for: 0 is the module's default, others are rounded. */
 static int mflow_fifo_size(u32 size, u32 *out)
 {
 	if (!size) {
-		*out = mflow_fifo_default;
+		*out = mflow_cfg.fifo_size;
 		return 0;
 	}
 	if (size < MFLOW_FIFO_MIN || size > MFLOW_FIFO_MAX)
@@ -116,12 +160,26 @@ static void mflow_console_unlink(struct mflow_console *con,
 	xa_erase(&mflow_cons, con->index);
 	mflow_count--;
 	if (dev)
-		mflow_device_destroy(dev);
+		device_unregister(dev);
 	mflow_console_put(con);
 }
 
-/* Under mflow_ctl_mutex: mflow_console_add() without the lock. */
-static int __mflow_console_add(u32 index, const char *name, u32 fifo_size)
+/* The sysfs node and /dev/mflowN of @con, in the class mflow_main.c made. */
+static struct device *mflow_device_create(struct mflow_console *con)
+{
+	dev_t devt = MKDEV(MAJOR(mflow_cfg.devt),
+			   MINOR(mflow_cfg.devt) + con->index);
+
+	return device_create(mflow_cfg.class, NULL, devt, con, "mflow%u",
+			     con->index);
+}
+
+/*
+ * Under mflow_ctl_mutex: mflow_console_add() without the lock, leaving the
+ * console unpublished. Return: the new console or an ERR_PTR().
+ */
+static struct mflow_console *__mflow_console_add(u32 index, const char *name,
+						 u32 fifo_size)
 {
 	struct mflow_console *con;
 	struct device *dev;
@@ -129,22 +187,23 @@ static int __mflow_console_add(u32 index, const char *name, u32 fifo_size)
 	int err;
 
 	lockdep_assert_held(&mflow_ctl_mutex);
-	if (index != MFLOW_CTL_ANY && index >= mflow_max)
-		return -EINVAL;
+	if (index != MFLOW_CTL_ANY && index >= mflow_cfg.max_consoles)
+		return ERR_PTR(-EINVAL);
 	if (name && !mflow_name_valid(name, MFLOW_NAME_MAX))
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	err = mflow_fifo_size(fifo_size, &size);
 	if (err)
-		return err;
+		return ERR_PTR(err);
 	if (name && mflow_find_name(name))
-		return -EEXIST;
-	if (mflow_count >= mflow_max)
-		return -ENOSPC;
+		return ERR_PTR(-EEXIST);
+	if (mflow_count >= mflow_cfg.max_consoles)
+		return ERR_PTR(-ENOSPC);
 
-	/* Reserve the index; open() finds nothing there until the store. */
+	/* Reserve the index; nothing finds a console there until the store. */
 	if (index == MFLOW_CTL_ANY) {
 		err = xa_alloc(&mflow_cons, &index, NULL,
-			       XA_LIMIT(0, mflow_max - 1), GFP_KERNEL);
+			       XA_LIMIT(0, mflow_cfg.max_consoles - 1),
+			       GFP_KERNEL);
 		if (err == -EBUSY)
 			err = -ENOSPC;
 	} else {
@@ -153,11 +212,11 @@ static int __mflow_console_add(u32 index, const char *name, u32 fifo_size)
 			err = -EEXIST;
 	}
 	if (err)
-		return err;
+		return ERR_PTR(err);
 	con = mflow_console_create(index, size);
 	if (IS_ERR(con)) {
 		xa_release(&mflow_cons, index);
-		return PTR_ERR(con);
+		return con;
 	}
 	if (name)
 		strscpy(con->name, name, sizeof(con->name));
@@ -168,10 +227,10 @@ static int __mflow_console_add(u32 index, const char *name, u32 fifo_size)
 	dev = mflow_device_create(con);
 	if (IS_ERR(dev)) {
 		mflow_console_unlink(con, NULL);
-		return PTR_ERR(dev);
+		return ERR_CAST(dev);
 	}
 	mflow_console_set_dev(con, dev);
-	return index;
+	return con;
 }
 
 /**
@@ -180,19 +239,21 @@ static int __mflow_console_add(u32 index, const char *name, u32 fifo_size)
  * @name: its name (see mflow_name_valid()), or NULL for none.
  * @fifo_size: bytes per direction, 0 for the module's default.
  *
- * All or nothing (R16): a refused call leaves no trace.
+ * All or nothing: a refused call leaves no trace.
  *
  * Return: the index, or -EINVAL (bad index, name or size), -EEXIST (index
  * or name taken), -ENOSPC (the max_consoles limit), -ENOMEM.
  */
 int mflow_console_add(u32 index, const char *name, u32 fifo_size)
 {
-	int ret;
+	struct mflow_console *con;
 
 	mutex_lock(&mflow_ctl_mutex);
-	ret = __mflow_console_add(index, name, fifo_size);
+	con = __mflow_console_add(index, name, fifo_size);
+	if (!IS_ERR(con))
+		mflow_console_publish(con);
 	mutex_unlock(&mflow_ctl_mutex);
-	return ret;
+	return IS_ERR(con) ? PTR_ERR(con) : con->index;
 }
 
 /* Under mflow_ctl_mutex: the console an mflow_ctl_id or query names. */
@@ -202,6 +263,7 @@ static struct mflow_console *mflow_select(u32 index, char *name)
 
 	lockdep_assert_held(&mflow_ctl_mutex);
 	if (index == MFLOW_CTL_ANY) {
+		/* Nor does an empty name select anything. */
 		if (!mflow_name_valid(name, MFLOW_NAME_MAX))
 			return ERR_PTR(-EINVAL);
 		con = mflow_find_name(name);
@@ -210,7 +272,9 @@ static struct mflow_console *mflow_select(u32 index, char *name)
 			return ERR_PTR(-EINVAL);
 		con = xa_load(&mflow_cons, index);
 	}
-	return con ?: ERR_PTR(-ENODEV);
+	if (!con || !xa_get_mark(&mflow_cons, con->index, MFLOW_LIVE))
+		return ERR_PTR(-ENODEV);
+	return con;
 }
 
 static int mflow_ctl_remove(struct mflow_ctl_id __user *uarg)
@@ -241,12 +305,27 @@ out_unlock:
 	return err;
 }
 
+/*
+ * Undo an ADD whose result could not be written back. The console was
+ * never published, so no file can have attached it and it cannot be busy.
+ */
+static void mflow_console_discard(struct mflow_console *con)
+{
+	struct device *dev;
+
+	mutex_lock(&mflow_ctl_mutex);
+	dev = mflow_console_retire(con);
+	if (IS_ERR(dev))
+		mflow_console_publish(con);	/* cannot happen; keep it */
+	else
+		mflow_console_unlink(con, dev);
+	mutex_unlock(&mflow_ctl_mutex);
+}
+
 static int mflow_ctl_add(struct mflow_ctl_add __user *uarg)
 {
-	struct mflow_ctl_add add;
 	struct mflow_console *con;
-	struct device *dev;
-	int ret;
+	struct mflow_ctl_add add;
 
 	if (copy_from_user(&add, uarg, sizeof(add)))
 		return -EFAULT;
@@ -255,23 +334,24 @@ static int mflow_ctl_add(struct mflow_ctl_add __user *uarg)
 	if (strnlen(add.name, sizeof(add.name)) == sizeof(add.name))
 		return -EINVAL;
 	mutex_lock(&mflow_ctl_mutex);
-	ret = __mflow_console_add(add.index, add.name[0] ? add.name : NULL,
+	con = __mflow_console_add(add.index, add.name[0] ? add.name : NULL,
 				  add.fifo_size);
-	if (ret < 0)
-		goto out_unlock;
-	con = xa_load(&mflow_cons, ret);
-	add.index = ret;
+	mutex_unlock(&mflow_ctl_mutex);
+	if (IS_ERR(con))
+		return PTR_ERR(con);
+
+	/*
+	 * Unpublished, the console is ours alone: neither open() nor
+	 * REMOVE can reach it while the result goes out without the mutex.
+	 */
+	add.index = con->index;
 	add.fifo_size = con->fifo_size;
 	if (copy_to_user(uarg, &add, sizeof(add))) {
-		/* All or nothing: nobody has opened it, so it goes. */
-		dev = mflow_console_retire(con);
-		if (!WARN_ON(IS_ERR(dev)))
-			mflow_console_unlink(con, dev);
-		ret = -EFAULT;
+		mflow_console_discard(con);
+		return -EFAULT;
 	}
-out_unlock:
-	mutex_unlock(&mflow_ctl_mutex);
-	return ret;
+	mflow_console_publish(con);
+	return add.index;
 }
 
 static int mflow_ctl_query(struct mflow_ctl_query __user *uarg)
@@ -301,13 +381,19 @@ static int mflow_ctl_get_free(void)
 	int ret;
 
 	mutex_lock(&mflow_ctl_mutex);
-	xa_for_each(&mflow_cons, i, con) {
+	xa_for_each_marked(&mflow_cons, i, con, MFLOW_LIVE) {
 		if (!con->name[0] && !mflow_console_busy(con)) {
 			ret = i;
 			goto out_unlock;
 		}
 	}
-	ret = __mflow_console_add(MFLOW_CTL_ANY, NULL, 0);
+	con = __mflow_console_add(MFLOW_CTL_ANY, NULL, 0);
+	if (IS_ERR(con)) {
+		ret = PTR_ERR(con);
+		goto out_unlock;
+	}
+	mflow_console_publish(con);
+	ret = con->index;
 out_unlock:
 	mutex_unlock(&mflow_ctl_mutex);
 	return ret;
@@ -318,7 +404,7 @@ static int mflow_ctl_version(struct mflow_ctl_version __user *uarg)
 	struct mflow_ctl_version v = {
 		.version = MFLOW_VERSION_CODE,
 		.abi = MFLOW_CTL_ABI,
-		.max_consoles = mflow_max,
+		.max_consoles = mflow_cfg.max_consoles,
 	};
 
 	mutex_lock(&mflow_ctl_mutex);
@@ -378,22 +464,22 @@ void mflow_ctl_exit(void)
 		mutex_lock(&con->lock);
 		con->removed = true;
 		dev = con->dev;
-		con->dev = NULL;
 		mutex_unlock(&con->lock);
+		mflow_console_set_dev(con, NULL);
 		mflow_console_unlink(con, dev);
 	}
 	mutex_unlock(&mflow_ctl_mutex);
 }
 
 /**
- * mflow_ctl_init() - set the registry's limits, before any console exists
- * @max_consoles: indices run from 0 to @max_consoles - 1.
- * @fifo_size: the fifo size of consoles added with size 0.
+ * mflow_ctl_init() - set the registry's class and limits
+ * @cfg: the device class and character device region consoles' nodes go
+ *	in, the number of indices and the default fifo size. Copied; called
+ *	once at load, before any console exists.
  */
-void mflow_ctl_init(unsigned int max_consoles, unsigned int fifo_size)
+void mflow_ctl_init(const struct mflow_ctl_config *cfg)
 {
-	mflow_max = max_consoles;
-	mflow_fifo_default = fifo_size;
+	mflow_cfg = *cfg;
 }
 
 /**

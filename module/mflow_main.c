@@ -3,7 +3,8 @@
  * mflow: console flow devices /dev/mflowN - module parameters, the
  * character device, its file operations and sysfs attributes. The flow
  * itself lives in mflow_core.c, the set of consoles and the control device
- * in mflow_ctl.c.
+ * in mflow_ctl.c, which this file hands the device class and the limits at
+ * load; mflow_ctl.c calls nothing here.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -73,7 +74,7 @@ static int mflow_open(struct inode *inode, struct file *file)
 	 * ->open (a stream has no direct I/O), and access mode 3 would make
 	 * an endpoint that can neither read nor write. Once attached, the
 	 * release of a failed open would detach, which an idle console or
-	 * a waiting peer must never see (R15).
+	 * a waiting peer must never see.
 	 */
 	if ((file->f_flags & O_DIRECT) ||
 	    (file->f_flags & O_ACCMODE) == O_ACCMODE)
@@ -370,28 +371,6 @@ static int mflow_check_params(void)
 	return 0;
 }
 
-/**
- * mflow_device_create() - the sysfs node and /dev/mflowN of a console
- * @con: the console; its index is N.
- *
- * Return: the device, or an ERR_PTR().
- */
-struct device *mflow_device_create(struct mflow_console *con)
-{
-	return device_create(&mflow_class, NULL,
-			     MKDEV(MAJOR(mflow_devt), con->index), con,
-			     "mflow%u", con->index);
-}
-
-/**
- * mflow_device_destroy() - remove what mflow_device_create() made
- * @dev: the device. Once this returns no sysfs reader of it is running.
- */
-void mflow_device_destroy(struct device *dev)
-{
-	device_unregister(dev);
-}
-
 static int mflow_add_consoles(void)
 {
 	unsigned int i;
@@ -427,7 +406,12 @@ static int __init mflow_init(void)
 	if (err)
 		goto out_unregister_class;
 
-	mflow_ctl_init(max_consoles, fifo_size);
+	mflow_ctl_init(&(struct mflow_ctl_config){
+		.class = &mflow_class,
+		.devt = mflow_devt,
+		.max_consoles = max_consoles,
+		.fifo_size = fifo_size,
+	});
 	err = mflow_add_consoles();
 	if (err)
 		goto out_remove_consoles;

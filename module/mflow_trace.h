@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mflow tracepoints (R19): attach, detach, read, write, shutdown and close,
- * each with the console and the endpoint; reads and writes also carry their
- * result (bytes, 0 for EOF, or -errno) and up to MFLOW_TRACE_PEEK first
- * bytes of the data. They show up as events/mflow/ in tracefs, for
- * trace-cmd, perf and bpftrace, and `mflowctl trace` follows them.
+ * mflow tracepoints: attach, detach, read, write, shutdown and close, each
+ * with the console and the endpoint; reads and writes also carry their
+ * result (bytes, 0 for EOF, or -errno). They show up as events/mflow/ in
+ * tracefs, for trace-cmd, perf and bpftrace, and `mflowctl trace` follows
+ * them.
+ *
+ * The data itself (keystrokes, passwords) stays out of the trace buffer
+ * unless root sets the module parameter trace_payload: then reads and
+ * writes also carry up to MFLOW_TRACE_PEEK first bytes of it.
  *
  * Off, they cost a static branch each: the data prefix is only copied when
- * the read or write event is enabled.
+ * the read or write event is enabled and trace_payload is set.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM mflow
@@ -27,7 +31,8 @@
 
 /**
  * struct mflow_trace_peek - the first bytes of a read or write, for tracing
- * @len: how many of @data are valid; 0 while the event is off.
+ * @len: how many of @data are valid; 0 while the event or trace_payload
+ *	is off.
  * @data: the bytes.
  */
 struct mflow_trace_peek {
@@ -170,6 +175,20 @@ TRACE_EVENT(mflow_close,
 #ifndef _MFLOW_TRACE_PEEK_H
 #define _MFLOW_TRACE_PEEK_H
 
+/* The trace_payload module parameter (mflow_trace.c). */
+extern bool mflow_trace_payload;
+
+/**
+ * mflow_trace_payload_on() - whether events may carry payload bytes
+ *
+ * Return: true once root has set the trace_payload module parameter;
+ * false by default, and then read and write events carry no data.
+ */
+static inline bool mflow_trace_payload_on(void)
+{
+	return READ_ONCE(mflow_trace_payload);
+}
+
 /**
  * mflow_trace_peek_fifo() - note the first bytes a read is about to take
  * @p: where they go.
@@ -181,7 +200,7 @@ static inline void mflow_trace_peek_fifo(struct mflow_trace_peek *p,
 					 struct mflow_dir *d,
 					 unsigned int avail)
 {
-	if (!trace_mflow_read_enabled())
+	if (!trace_mflow_read_enabled() || !mflow_trace_payload_on())
 		return;
 	p->len = mflow_dir_peek(d, p->data, min_t(unsigned int, avail,
 						  MFLOW_TRACE_PEEK));
@@ -197,7 +216,7 @@ static inline void mflow_trace_peek_iter(struct mflow_trace_peek *p,
 {
 	struct iov_iter it;
 
-	if (!trace_mflow_write_enabled())
+	if (!trace_mflow_write_enabled() || !mflow_trace_payload_on())
 		return;
 	it = *from;
 	p->len = copy_from_iter(p->data,

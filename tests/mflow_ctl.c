@@ -21,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 
 #include "mflow_test.h"
 
@@ -540,6 +541,50 @@ TEST_F(mflow_ctl, R17_R14_bad_names_einval)
 	EXPECT_EQ(self->count, ctl_count(self->ctl));
 }
 
+/*
+ * A name is plain ASCII and never looks like an index or a node: Latin-1
+ * letters, all-digit names, "mflow" + digits and a leading '-' or '.' are
+ * refused; the nearest names that are allowed are accepted.
+ */
+TEST_F(mflow_ctl, R17_R14_names_ascii_and_never_an_index)
+{
+	static const char *const bad[] = {
+		"db\xc0", "\xff", "caf\xe9", "\xc0", "7", "0123", "1000000",
+		"mflow0", "mflow12", "-a", ".a", ".hidden", "-", "a\x7f",
+	};
+	static const char *const good[] = {
+		"mflow", "mflowx", "mflow1a", "mflow-1", "_a", "_1", "7a",
+		"a-", "a.", "0x1", "1.5", "Mflow1",
+	};
+	unsigned int i;
+	int idx;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		EXPECT_EQ(-EINVAL, ctl_add(self->ctl, MFLOW_CTL_ANY, bad[i], 0))
+			TH_LOG("bad name #%u accepted", i);
+	EXPECT_EQ(self->count, ctl_count(self->ctl));
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		idx = ctl_add(self->ctl, MFLOW_CTL_ANY, good[i], 0);
+		EXPECT_LE(0, idx) TH_LOG("name '%s': %s", good[i],
+					 strerror(-idx));
+		if (idx >= 0)
+			EXPECT_EQ(0, ctl_remove(self->ctl, MFLOW_CTL_ANY,
+						good[i]));
+	}
+	EXPECT_EQ(self->count, ctl_count(self->ctl));
+}
+
+/* An empty name selects no console, not even one without a name. */
+TEST_F(mflow_ctl, R17_empty_name_selects_nothing)
+{
+	struct mflow_ctl_query q;
+
+	EXPECT_EQ(-EINVAL, ctl_query(self->ctl, MFLOW_CTL_ANY, "", &q));
+	EXPECT_EQ(-EINVAL, ctl_remove(self->ctl, MFLOW_CTL_ANY, ""));
+	EXPECT_EQ(self->count, ctl_count(self->ctl));
+	EXPECT_EQ(0, ctl_query(self->ctl, 0, NULL, &q));
+}
+
 /* ---- R18: limits ---- */
 
 TEST_F(mflow_ctl, R18_fifo_size_per_console)
@@ -927,6 +972,344 @@ TEST_F(mflow_ctl, R16_remove_refused_during_io)
 	EXPECT_EQ(0, ctl_remove(self->ctl, idx, NULL));
 }
 
+
+/*
+ * ADD whose result cannot be written back, while other threads open every
+ * index it may pick: each ADD fails with EFAULT and leaves no console, and
+ * no open ever attaches to the console it was making (the kernel prints no
+ * WARN: check-log reads dmesg). MFLOW_CTL_EFAULT_ADDS sets the number of
+ * ADDs (200).
+ */
+struct efault_race {
+	__u32 lo, n;		/* indices lo .. lo + n - 1 */
+	volatile bool stop;
+	long opens, fails;
+};
+
+static void *efault_opener(void *arg)
+{
+	struct efault_race *r = arg;
+	unsigned int i = 0;
+	int fd;
+
+	while (!r->stop) {
+		fd = open_node(r->lo + i++ % r->n, O_RDWR | O_NONBLOCK);
+		if (fd >= 0) {
+			r->opens++;
+			close(fd);
+		} else {
+			r->fails++;
+		}
+	}
+	return NULL;
+}
+
+TEST_F(mflow_ctl, R16_R14_add_efault_racing_opens_leaves_nothing)
+{
+	long adds = env_long("MFLOW_CTL_EFAULT_ADDS", 200), i, left = 0;
+	long page = sysconf(_SC_PAGESIZE), other = 0;
+	struct efault_race r = { .n = 4 };
+	struct mflow_ctl_add *add;
+	struct mflow_ctl_query q;
+	pthread_t th[2];
+	int ret, j;
+
+	while (!ctl_query(self->ctl, r.lo, NULL, &q))
+		r.lo++;
+	add = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, add);
+	add->index = MFLOW_CTL_ANY;
+	ASSERT_EQ(0, mprotect(add, page, PROT_READ));
+	for (j = 0; j < 2; j++)
+		ASSERT_EQ(0, pthread_create(&th[j], NULL, efault_opener, &r));
+	for (i = 0; i < adds; i++) {
+		ret = ctl_call(self->ctl, MFLOW_CTL_ADD, add);
+		if (ret != -EFAULT)
+			other++;
+		if (ctl_count(self->ctl) == self->count)
+			continue;
+		/* A console was left behind: count it, then take it away. */
+		left++;
+		for (j = r.lo; j < (int)(r.lo + r.n); j++)
+			while (ctl_remove(self->ctl, j, NULL) == -EBUSY)
+				;
+	}
+	r.stop = true;
+	for (j = 0; j < 2; j++)
+		pthread_join(th[j], NULL);
+	TH_LOG("%ld ADDs on a read-only result: %ld other results, %ld consoles left behind; %ld opens attached, %ld failed",
+	       adds, other, left, r.opens, r.fails);
+	EXPECT_EQ(0, other);
+	EXPECT_EQ(0, left);
+	EXPECT_EQ(0, r.opens);
+	EXPECT_EQ(self->count, ctl_count(self->ctl));
+	munmap(add, page);
+}
+
+/*
+ * An ADD whose result sits on a page that faults (a write-protected
+ * userfaultfd page here, as FUSE or a slow disk would) stalls only its
+ * caller: VERSION and QUERY from another thread complete while it waits,
+ * and the console it makes cannot be opened before ADD returns.
+ */
+struct stall {
+	int ctl;
+	__u32 index;
+	int done;		/* pipe: a byte once the probe returned */
+	int add_ret, version_ret, query_ret;
+	void *arg;
+};
+
+static void *stall_add(void *arg)
+{
+	struct stall *s = arg;
+
+	s->add_ret = ctl_call(s->ctl, MFLOW_CTL_ADD, s->arg);
+	return NULL;
+}
+
+static void *stall_probe(void *arg)
+{
+	struct mflow_ctl_version v;
+	struct mflow_ctl_query q;
+	struct stall *s = arg;
+
+	s->version_ret = ctl_call(s->ctl, MFLOW_CTL_VERSION, &v);
+	s->query_ret = ctl_query(s->ctl, s->index, NULL, &q);
+	if (write(s->done, "", 1) != 1)
+		s->query_ret = -EPIPE;
+	return NULL;
+}
+
+TEST_F(mflow_ctl, R16_R14_stalled_add_holds_up_no_one)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+	};
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	struct stall s = { .ctl = self->ctl, .index = self->max - 2 };
+	struct mflow_ctl_add *add;
+	struct uffd_msg msg;
+	pthread_t adder, probe;
+	struct pollfd p;
+	int uffd, pfd[2], fd;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	if (ioctl(uffd, UFFDIO_API, &api) ||
+	    !(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP)) {
+		close(uffd);
+		SKIP(return, "userfaultfd without write-protect faults");
+	}
+	add = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, add);
+	memset(add, 0, page);
+	add->index = s.index;
+	strcpy(add->name, "stalled");
+	s.arg = add;
+	reg.range.start = (unsigned long)add;
+	reg.range.len = page;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg)) TH_LOG("%s",
+							       strerror(errno));
+	wp.range = reg.range;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
+	s.done = pfd[1];
+
+	ASSERT_EQ(0, pthread_create(&adder, NULL, stall_add, &s));
+	/* The ADD now waits in its copy of the result. */
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	EXPECT_TRUE(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP);
+
+	ASSERT_EQ(0, pthread_create(&probe, NULL, stall_probe, &s));
+	p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
+	EXPECT_EQ(1, poll(&p, 1, 20000))
+		TH_LOG("VERSION and QUERY waited for the stalled ADD");
+	fd = open_node(s.index, O_RDWR | O_NONBLOCK);
+	EXPECT_GT(0, fd) TH_LOG("opened the console before ADD returned");
+	if (fd >= 0)
+		close(fd);
+
+	/* Let the ADD finish: its result lands and it returns the index. */
+	wp.mode = 0;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+	pthread_join(adder, NULL);
+	pthread_join(probe, NULL);
+	EXPECT_EQ(0, s.version_ret);
+	EXPECT_EQ(-ENODEV, s.query_ret);
+	EXPECT_EQ((int)s.index, s.add_ret);
+	EXPECT_EQ(s.index, add->index);
+	fd = open_node(s.index, O_RDWR | O_NONBLOCK);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(0, ctl_remove(self->ctl, MFLOW_CTL_ANY, "stalled"));
+	close(pfd[0]);
+	close(pfd[1]);
+	close(uffd);
+	munmap(add, page);
+	EXPECT_EQ(self->count, ctl_count(self->ctl));
+}
+
+/*
+ * The last close of a console's file racing its REMOVE: the detach tells
+ * sysfs pollers of the change while the REMOVE takes the device and its
+ * sysfs files away. Every round ends with the console gone and nothing
+ * freed touched (KASAN on the debug kernel; check-log reads dmesg).
+ * MFLOW_CTL_NOTIFY_ROUNDS sets the rounds (300).
+ */
+struct notify_race {
+	int fd;
+	volatile int go;	/* round number the closer may run */
+	volatile int went;	/* round number the closer ran */
+	volatile bool stop;
+};
+
+static void *notify_closer(void *arg)
+{
+	struct notify_race *r = arg;
+	int round = 0;
+
+	for (;;) {
+		while (r->go == round && !r->stop)
+			;
+		if (r->stop)
+			return NULL;
+		round = r->go;
+		close(r->fd);
+		r->went = round;
+	}
+}
+
+TEST_F(mflow_ctl, R19_R16_sysfs_notify_races_remove)
+{
+	long rounds = env_long("MFLOW_CTL_NOTIFY_ROUNDS", 300), i, ebusy = 0;
+	struct notify_race r = { 0 };
+	pthread_t th;
+	int idx, ret;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, notify_closer, &r));
+	for (i = 1; i <= rounds; i++) {
+		idx = ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0);
+		ASSERT_LE(0, idx);
+		r.fd = open_node(idx, O_RDWR);
+		ASSERT_LE(0, r.fd);
+		r.go = i;		/* the closer detaches ... */
+		do {			/* ... while this removes */
+			ret = ctl_remove(self->ctl, idx, NULL);
+			ebusy += ret == -EBUSY;
+		} while (ret == -EBUSY);
+		EXPECT_EQ(0, ret);
+		while (r.went != i)
+			;
+		if (ret)
+			break;
+	}
+	r.stop = true;
+	pthread_join(th, NULL);
+	TH_LOG("%ld close/REMOVE rounds, %ld REMOVE calls refused first",
+	       i - 1, ebusy);
+	EXPECT_EQ(self->count, ctl_count(self->ctl));
+}
+
+/* ---- R19: tracepoints ---- */
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define PAYLOAD_PARAM	"/sys/module/mflow/parameters/trace_payload"
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Write @msg on one endpoint of console @idx and read it on the other. */
+static void trace_round_trip(struct __test_metadata *_metadata, int idx,
+			     const char *msg)
+{
+	char buf[64] = {};
+	int a, b;
+
+	a = open_node(idx, O_RDWR);
+	b = open_node(idx, O_RDWR);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ((ssize_t)strlen(msg), write(a, msg, strlen(msg)));
+	ASSERT_EQ((ssize_t)strlen(msg), read(b, buf, sizeof(buf)));
+	close(a);
+	close(b);
+}
+
+/*
+ * The read and write events carry the console, endpoint and byte count
+ * always, and the first bytes of the data only while root has set the
+ * trace_payload parameter (off at load).
+ */
+TEST_F(mflow_ctl, R19_trace_payload_only_when_asked)
+{
+	/* "secret-R19" in the events' hex */
+	static const char hex[] = "7365637265742d523139";
+	char inst[128], path[192], s[8], *trace;
+	int idx, ev;
+
+	if (access(TRACEFS "/instances", F_OK))
+		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	if (access(TRACEFS "/instances", F_OK))
+		SKIP(return, "no tracefs at " TRACEFS);
+	snprintf(inst, sizeof(inst), TRACEFS "/instances/mflow_ctl_%d",
+		 getpid());
+	ASSERT_EQ(0, mkdir(inst, 0700)) TH_LOG("%s: %s", inst,
+					       strerror(errno));
+	for (ev = 0; ev < 2; ev++) {
+		snprintf(path, sizeof(path), "%s/events/mflow/%s/enable", inst,
+			 ev ? "mflow_read" : "mflow_write");
+		EXPECT_EQ(0, write_text(path, "1")) TH_LOG("%s", path);
+	}
+	trace = malloc(1 << 20);
+	ASSERT_NE(NULL, trace);
+	snprintf(path, sizeof(path), "%s/trace", inst);
+	idx = ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0);
+	ASSERT_LE(0, idx);
+
+	/* Off at load: the events are there, the bytes are not. */
+	EXPECT_EQ(0, read_text(PAYLOAD_PARAM, s, sizeof(s), true))
+		TH_LOG("no trace_payload parameter");
+	EXPECT_STREQ("N", s);
+	trace_round_trip(_metadata, idx, "secret-R19");
+	ASSERT_EQ(0, read_text(path, trace, 1 << 20, false));
+	EXPECT_NE(NULL, strstr(trace, "mflow_write:"));
+	EXPECT_NE(NULL, strstr(trace, "mflow_read:"));
+	EXPECT_EQ(NULL, strstr(trace, hex)) TH_LOG("payload traced: %s",
+						   trace);
+
+	/* Asked for: the first bytes of each read and write are there. */
+	if (!write_text(PAYLOAD_PARAM, "1")) {
+		write_text(path, "");	/* clear the buffer */
+		trace_round_trip(_metadata, idx, "secret-R19");
+		ASSERT_EQ(0, read_text(path, trace, 1 << 20, false));
+		EXPECT_NE(NULL, strstr(trace, hex)) TH_LOG("%s", trace);
+		EXPECT_EQ(0, write_text(PAYLOAD_PARAM, "0"));
+	} else {
+		EXPECT_TRUE(false) TH_LOG("cannot set trace_payload");
+	}
+
+	EXPECT_EQ(0, ctl_remove(self->ctl, idx, NULL));
+	free(trace);
+	EXPECT_EQ(0, rmdir(inst));
+}
 
 static int module_unload(void)
 {

@@ -17,6 +17,16 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+/*
+ * ioctl numbers: type (magic) 0xE3, unused in the kernel's
+ * Documentation/userspace-api/ioctl/ioctl-number.rst. Numbers in use:
+ *   0x01-0x09  console ioctls, on /dev/mflowN (MFLOW_IOC_*)
+ *   0x40-0x44  control ioctls, on /dev/mflow-control (MFLOW_CTL_*)
+ * 0x0a-0x3f is kept for console ioctls to come and 0x45-0x7f for control
+ * ioctls; each file answers ENOTTY to every number it does not define.
+ * FIONREAD ('T', 0x1B) is answered on consoles too. See
+ * docs/ioctl-numbers.md.
+ */
 #define MFLOW_IOC_MAGIC		0xE3
 
 /* Directions for MFLOW_IOC_SHUTDOWN, as for shutdown(2). */
@@ -134,7 +144,11 @@ struct mflow_stats {
 /* Bumped whenever a control or console ioctl changes incompatibly. */
 #define MFLOW_CTL_ABI		1
 
-/* Console names: 1..MFLOW_NAME_MAX-1 bytes of [A-Za-z0-9._-], NUL-ended. */
+/*
+ * Console names: 1..MFLOW_NAME_MAX-1 bytes of ASCII [A-Za-z0-9._-],
+ * NUL-ended; the first a letter, digit or '_'; not all digits and not
+ * "mflow" followed by digits.
+ */
 #define MFLOW_NAME_MAX		32
 
 /* An index field meaning "any free index" (ADD) or "select by name". */
