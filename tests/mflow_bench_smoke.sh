@@ -6,7 +6,10 @@
 # mean nothing) exits 0, prints a row for every workload with a cell for
 # every transport, writes the same table to --out, and leaves every
 # console idle for the suites after it; --help is complete and a bad
-# option fails with exit 2 before anything runs.
+# option fails with exit 2 before anything runs. The rows that show SPEC
+# R20's costs (console pattern, ping-pong with the reply spin on and off,
+# CPU per GB of bulk) must print figures: only that they exist and are
+# numbers is checked here, never what they are.
 #
 # Needs root and mflow loaded with idle consoles; mflow_bench is built
 # beside this script (tests/Makefile). Takes seconds natively, well under
@@ -22,16 +25,20 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 TRANSPORTS=("mflow" "pipe" "pipe resized" "socketpair" "socketpair matched"
-	"pty raw" "2 one-way socketpairs" "mflow busy-poll")
+	"pty raw" "2 one-way socketpairs" "mflow busy-poll" "mflow no reply spin")
 ROWS=()
 for s in "4 KiB" "64 KiB" "1024 KiB"; do
-	ROWS+=("bulk $s, MB/s" "bulk $s, reader +128 B, MB/s")
+	ROWS+=("bulk $s, MB/s" "bulk $s, CPU s per GB"
+		"bulk $s, reader +128 B, MB/s" "bulk $s, reader +128 B, CPU s per GB")
 done
 ROWS+=("writev 16 x 256 B, MB/s" "one task, write + read of 4 KiB, us"
 	"one task, write + read of 1 B, us")
 for m in unpinned "1 CPU" "2 CPUs"; do
 	ROWS+=("ping-pong $m, median us" "ping-pong $m, p99 us"
 		"ping-pong $m, CPU us per round trip")
+done
+for m in "+ blocked reader" alone; do
+	ROWS+=("console 64 B lines $m, MB/s" "console 64 B lines $m, CPU ms per MB")
 done
 ROWS+=("1 pair, 64 KiB writes, aggregate MB/s")
 for n in 2 8 64; do
@@ -102,6 +109,51 @@ bench_quick_prints_every_row() {
 				return
 			;;
 		esac
+		case $r in
+		ping-pong* | console*)
+			# the 9th: mflow with the reply spin off, and the last
+			# ratio column, spin on / off
+			awk -F'|' '{ exit !($11 ~ /^ [0-9.]+ \(/) }' <<<"$line" ||
+				fail "mflow-nospin has no figure in '$line'" ||
+				return
+			awk -F'|' '{ exit !($(NF - 1) ~ /^ [0-9.]+ $/) }' \
+				<<<"$line" ||
+				fail "no spin on/off ratio in '$line'" || return
+			;;
+		esac
+	done
+}
+
+# SPEC R20: the console pattern, and the reply spin on and off, are rows
+# with figures for every transport they run on (pipe and socketpair for
+# reference); the spins the module counted in fdinfo follow the table,
+# three numbers for each mflow variant.
+bench_quick_R20_rows_have_figures() {
+	local r line col m
+
+	have_bench || return
+	for r in "console 64 B lines + blocked reader, CPU ms per MB" \
+		"console 64 B lines alone, CPU ms per MB"; do
+		line=$(row "$r") || fail "no row '$r'" || return
+		# mflow, pipe, pipe resized, socketpair, socketpair matched
+		for col in 3 4 5 6 7; do
+			awk -F'|' -v c=$col '{ exit !($c ~ /^ [0-9.]+ \(/) }' \
+				<<<"$line" ||
+				fail "column $((col - 2)) has no figure: $line" ||
+				return
+		done
+	done
+	grep -q "^- mflow reply spin: module parameter reply_spin=" \
+		"$TMP/stdout" || fail "no reply_spin line" || return
+	grep -q "^mflow's reply spins over the measured samples" "$TMP/stdout" ||
+		fail "no reply spin notes" || return
+	for m in "ping-pong unpinned" "ping-pong 2 CPUs" \
+		"console 64 B lines + blocked reader" "console 64 B lines alone"; do
+		line=$(grep -F -- "- $m: mflow " "$TMP/stdout") ||
+			fail "no reply spins for '$m'" || return
+		[[ ${line#"- $m:"} =~ ^\ mflow\ [0-9]+\ [0-9]+\ [0-9]+\;\ mflow-nospin\ [0-9]+\ [0-9]+\ [0-9]+ ]] ||
+			fail "reply spins for '$m' are not numbers: $line" ||
+			return
 	done
 }
 
@@ -141,7 +193,8 @@ bench_help_and_bad_options() {
 	[ ! -s "$TMP/help.err" ] || fail "--help wrote to stderr" || return
 	head -n 1 "$TMP/help" | grep -q '^usage: ' ||
 		fail "--help does not start with usage:" || return
-	for o in --help --quick --out -d -m -p -r -w -t -b "Exit status"; do
+	for o in --help --quick --out -d -m -p -r -w -t -b "Exit status" \
+		mflow-nospin console "CPU s per GB"; do
 		grep -qe "$o" "$TMP/help" ||
 			fail "--help does not mention $o" || return
 	done
@@ -158,9 +211,10 @@ bench_help_and_bad_options() {
 }
 
 echo "TAP version 13"
-echo "1..5"
+echo "1..6"
 run_test bench_quick_runs_every_transport
 run_test bench_quick_prints_every_row
+run_test bench_quick_R20_rows_have_figures
 run_test bench_quick_writes_the_table_file
 run_test bench_quick_leaves_consoles_idle
 run_test bench_help_and_bad_options

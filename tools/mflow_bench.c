@@ -10,20 +10,30 @@
  * per direction, so that a reader consuming data does not wake the writer
  * waiting for the reply on the same socket's wait queue) and mflow with
  * busy polling (MFLOW_IOC_SET_BUSY_POLL, -b microseconds, 50 by default)
- * on both endpoints, whose ratio column is against the socketpair.
+ * on both endpoints, whose ratio column is against the socketpair; and,
+ * for the ping-pong and console rows, mflow with the reply spin turned off
+ * on both endpoints (MFLOW_OPT_NO_REPLY_SPIN), whose ratio column is the
+ * cost or gain of the spin (spin on / spin off).
  *
  * Workloads: one-way bulk with 4 KiB, 64 KiB and 1 MiB writes (reader
  * buffer the same size, page aligned or 128 bytes off); writev of 16 small
  * iovecs; one task writing 4 KiB or 1 byte and reading it back (the cost
- * of the two calls alone); 1-byte ping-pong (median, p99 and CPU time of
- * both sides per round trip) unpinned, both tasks on CPU 0, and on CPUs 0
- * and 1; 1, 2, 8 and 64 concurrent pairs, each moving a bulk sample's
+ * of the two calls alone); 1-byte ping-pong between two processes (fork;
+ * median, p99 and CPU time of both sides per round trip) unpinned (no
+ * affinity), both on CPU 0, and on CPUs 0 and 1; the console pattern: a
+ * process logs 64-byte lines one way (16 MiB, or less with -m) while a
+ * second thread of it is blocked in read on the same endpoint, and the
+ * peer process reads the log (MB/s and CPU ms per MB of both processes),
+ * beside the same log with no blocked thread; 1, 2, 8 and 64 concurrent
+ * pairs, each moving a bulk sample's
  * volume (aggregate MB/s); sendfile from a memfd into the stream; io_uring
  * writes and reads at queue depth 1 and 32.
  *
  * Method: buffers touched after fork (no page faults in the timed part),
  * one warm-up round discarded, then transports interleaved within each of
- * --rounds rounds; each cell is the median with min..max, and each ratio
+ * --rounds rounds; CPU figures are user + system time of both processes,
+ * every thread (CLOCK_PROCESS_CPUTIME_ID), over the sample, per byte moved
+ * (bulk: CPU seconds per GB); each cell is the median with min..max, and each ratio
  * column is mflow's median divided by the other transport's (above 1 is
  * better for MB/s, below 1 is better for microseconds). The kernel, CPU and
  * whether the machine is emulated (TCG) or not are printed with the table.
@@ -34,7 +44,7 @@
  *
  * -w keeps the workloads whose label contains WORKLOAD ("ping-pong 2 CPUs")
  * and -t the transports named in LIST (short names, comma-separated:
- * mflow,pipe,pipe-rs,sock,sock-m,pty,sock2,mflow-bp), e.g. to run one cell
+ * mflow,pipe,pipe-rs,sock,sock-m,pty,sock2,mflow-bp,mflow-nospin), e.g. to run one cell
  * under perf.
  */
 #define _GNU_SOURCE
@@ -42,6 +52,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -70,22 +81,31 @@
 
 enum transport {
 	T_MFLOW, T_PIPE, T_PIPE_SZ, T_SOCK, T_SOCK_SZ, T_PTY, T_SOCK2,
-	T_MFLOW_BP, T_COUNT
+	T_MFLOW_BP, T_MFLOW_NOSPIN, T_COUNT
 };
 
 static const char *const tname[T_COUNT] = {
 	"mflow", "pipe", "pipe resized", "socketpair", "socketpair matched",
 	"pty raw", "2 one-way socketpairs", "mflow busy-poll",
+	"mflow no reply spin",
 };
 
 /* short names for the ratio columns */
 static const char *const tshort[T_COUNT] = {
 	"mflow", "pipe", "pipe-rs", "sock", "sock-m", "pty", "sock2", "mflow-bp",
+	"mflow-nospin",
 };
 
-/* sock2 and mflow-bp are ping-pong transports only. */
+/*
+ * sock2 and mflow-bp are ping-pong transports only; mflow-nospin runs
+ * where the reply spin can act: the ping-pong and the console rows.
+ */
 #define ALL_T		((1U << T_COUNT) - 1)
-#define ALL_BUT_SOCK2	(ALL_T - (1U << T_SOCK2) - (1U << T_MFLOW_BP))
+#define ALL_BUT_SOCK2	(ALL_T - (1U << T_SOCK2) - (1U << T_MFLOW_BP) - \
+			 (1U << T_MFLOW_NOSPIN))
+#define CONSOLE_T	(ALL_BUT_SOCK2 | (1U << T_MFLOW_NOSPIN))
+#define IS_MFLOW(t)	((t) == T_MFLOW || (t) == T_MFLOW_BP || \
+			 (t) == T_MFLOW_NOSPIN)
 
 static unsigned int busy_poll_us = 50;	/* -b, for T_MFLOW_BP */
 
@@ -176,6 +196,17 @@ static void set_bufs(int fd, int bytes)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 }
 
+/* MFLOW_OPT_NO_REPLY_SPIN on @fd, keeping its other options: 0 or -1. */
+static int no_reply_spin(int fd)
+{
+	__u32 opts;
+
+	if (ioctl(fd, MFLOW_IOC_GET_OPTS, &opts))
+		return -1;
+	opts |= MFLOW_OPT_NO_REPLY_SPIN;
+	return ioctl(fd, MFLOW_IOC_SET_OPTS, &opts);
+}
+
 /* Returns 0 or an errno; @nth picks the mflow console for pairs. */
 static int link_open(enum transport t, struct link *l, int nth)
 {
@@ -185,6 +216,7 @@ static int link_open(enum transport t, struct link *l, int nth)
 	switch (t) {
 	case T_MFLOW:
 	case T_MFLOW_BP:
+	case T_MFLOW_NOSPIN:
 		err = mflow_path(nth, path, sizeof(path));
 		if (err)
 			return err;
@@ -202,6 +234,13 @@ static int link_open(enum transport t, struct link *l, int nth)
 		if (t == T_MFLOW_BP &&
 		    (ioctl(l->a[0], MFLOW_IOC_SET_BUSY_POLL, &busy_poll_us) ||
 		     ioctl(l->b[0], MFLOW_IOC_SET_BUSY_POLL, &busy_poll_us))) {
+			err = errno;
+			close(l->a[0]);
+			close(l->b[0]);
+			return err;
+		}
+		if (t == T_MFLOW_NOSPIN &&
+		    (no_reply_spin(l->a[0]) || no_reply_spin(l->b[0]))) {
 			err = errno;
 			close(l->a[0]);
 			close(l->b[0]);
@@ -335,7 +374,46 @@ struct done {
 	int err;
 	uint64_t cpu_ns;
 	uint64_t bytes;	/* bytes (or round trips) the child saw */
+	uint64_t spins[3];	/* its endpoint's reply spins, if mflow */
 };
+
+/*
+ * The reply spins of an mflow endpoint from fdinfo ("mflow-reply-spins:"
+ * hits, misses, give-ways) added to @s; nothing for other files.
+ */
+static void read_spins(int fd, uint64_t s[3])
+{
+	unsigned long long h, m, y;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "mflow-reply-spins: %llu %llu %llu",
+			   &h, &m, &y) == 3) {
+			s[0] += h;
+			s[1] += m;
+			s[2] += y;
+			break;
+		}
+	fclose(f);
+}
+
+/* Where the measured samples of the current row add their reply spins. */
+static uint64_t (*spin_acc)[3];
+
+static void note_spins(enum transport t, const uint64_t s[3])
+{
+	int k;
+
+	if (!spin_acc || !IS_MFLOW(t))
+		return;
+	for (k = 0; k < 3; k++)
+		spin_acc[t][k] += s[k];
+}
 
 /* Each sample stops after its volume or this many ns, whichever first. */
 static uint64_t sample_ns = 1000000000;
@@ -420,6 +498,7 @@ static int child_start(struct child *c, struct link *l, int cpu,
 			_exit(3);
 		d.err = fn(l, arg, &d.bytes);
 		d.cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		read_spins(l->b[0], d.spins);
 		if (write(cp[1], &d, sizeof(d)) != sizeof(d))
 			_exit(3);
 		_exit(0);
@@ -501,13 +580,14 @@ static int writev_all(int fd, struct iovec *iov, int cnt)
 	return 0;
 }
 
+/* out: MB/s, CPU seconds per GB (writer + reader) */
 static int bulk(enum transport t, struct bulk_arg *b, double *out)
 {
 	struct iovec iov[64];
 	struct child c;
 	struct link l;
 	struct done d;
-	uint64_t t0;
+	uint64_t t0, c0;
 	size_t done;
 	int err, i;
 
@@ -520,6 +600,7 @@ static int bulk(enum transport t, struct bulk_arg *b, double *out)
 		close_side(l.a);
 		return err;
 	}
+	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 	t0 = now_ns(CLOCK_MONOTONIC);
 	for (done = 0; !err && done < b->total; done += b->chunk) {
 		if (now_ns(CLOCK_MONOTONIC) - t0 > sample_ns)
@@ -538,11 +619,157 @@ static int bulk(enum transport t, struct bulk_arg *b, double *out)
 		err = final_write(l.a[0], 0, done);
 	err = child_finish(&c, &d, err);
 	t0 = now_ns(CLOCK_MONOTONIC) - t0;
+	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	close_side(l.a);
-	if (!err && d.bytes != done)
+	if (!err && (d.bytes != done || !done))
 		err = EIO;	/* lost or invented bytes */
 	out[0] = d.bytes / (t0 / 1e9) / 1e6;
+	out[1] = (double)(c0 + d.cpu_ns) / done;
 	return err;
+}
+
+/* ---- the console pattern ---- */
+
+struct console_arg {
+	size_t line;	/* bytes a write: one log line */
+	size_t total;
+	int blocked;	/* a second thread of the writer blocked in read */
+};
+
+/* The log's reader: 64 KiB reads until it has what the writer sent. */
+static int console_reader(struct link *l, void *arg, uint64_t *got)
+{
+	(void)arg;
+	for (;;) {
+		ssize_t n = read(l->b[0], rbuf, 65536);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? errno : EPIPE;
+		*got += n;
+		if (final_reached(0, got))
+			return 0;
+	}
+}
+
+struct input_thread {
+	int fd;
+	pid_t tid;	/* set before it reads */
+};
+
+/*
+ * The writer's input thread: blocked in read on the other direction (as a
+ * console program waits for keystrokes) until the peer's process ends.
+ */
+static void *input_wait(void *arg)
+{
+	struct input_thread *it = arg;
+	char buf[64];
+
+	__atomic_store_n(&it->tid, gettid(), __ATOMIC_RELEASE);
+	while (read(it->fd, buf, sizeof(buf)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * Waits until thread @tid sleeps (state S in its /proc stat), at most 5 s:
+ * 0 or ETIMEDOUT. It may sleep elsewhere than in read for a moment; a
+ * sample that starts then measures the same thing a little later.
+ */
+static int wait_sleeping(pid_t tid)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	char path[64], buf[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	while (now_ns(CLOCK_MONOTONIC) - t0 < 5000000000ULL) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n;
+
+		if (fd < 0)
+			return errno;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return EIO;
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return 0;
+		sched_yield();
+	}
+	return ETIMEDOUT;
+}
+
+/*
+ * The console pattern: one process writes c->line bytes a call, the peer
+ * process reads; with c->blocked, a second thread of the writer sits in
+ * read(2) on the other direction the whole time. Both processes unpinned.
+ * out: MB/s, CPU ms per MB (both processes, every thread).
+ */
+static int console(enum transport t, struct console_arg *a, double *out)
+{
+	struct input_thread it = { 0, 0 };
+	pthread_t th;
+	struct child c;
+	struct link l;
+	struct done d;
+	uint64_t t0, c0, s[3] = { 0, 0, 0 };
+	size_t done = 0;
+	int err;
+
+	err = link_open(t, &l, 0);
+	if (err)
+		return err;
+	finals[0] = NO_FINAL;
+	err = child_start(&c, &l, -2, console_reader, a);
+	if (err) {
+		close_side(l.a);
+		return err;
+	}
+	if (a->blocked) {
+		it.fd = l.a[1];
+		err = pthread_create(&th, NULL, input_wait, &it);
+		if (err) {
+			child_finish(&c, &d, 1);
+			close_side(l.a);
+			return err;
+		}
+		while (!__atomic_load_n(&it.tid, __ATOMIC_ACQUIRE))
+			sched_yield();
+		err = wait_sleeping(it.tid);
+	}
+	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	t0 = now_ns(CLOCK_MONOTONIC);
+	while (!err && done < a->total &&
+	       now_ns(CLOCK_MONOTONIC) - t0 <= sample_ns) {
+		err = full_write(l.a[0], wbuf, a->line);
+		done += a->line;
+	}
+	if (!err)
+		err = final_write(l.a[0], 0, done);
+	/*
+	 * The reader's end (or its kill) ends the input thread's read: end
+	 * of stream, or EIO from a pty.
+	 */
+	err = child_finish(&c, &d, err);
+	t0 = now_ns(CLOCK_MONOTONIC) - t0;
+	if (a->blocked)
+		pthread_join(th, NULL);
+	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	read_spins(l.a[0], s);
+	close_side(l.a);
+	if (err)
+		return err;
+	if (d.bytes != done || !done)
+		return EIO;
+	note_spins(t, s);
+	note_spins(t, d.spins);
+	out[0] = done / (t0 / 1e9) / 1e6;
+	out[1] = (double)(c0 + d.cpu_ns) / done;
+	return 0;
 }
 
 /* ---- ping-pong ---- */
@@ -589,7 +816,7 @@ static int pingpong(enum transport t, struct pp_arg *p, double *out)
 	struct child c;
 	struct link l;
 	struct done d;
-	uint64_t c0, t0, t1, start = 0;
+	uint64_t c0, t0, t1, start = 0, s[3] = { 0, 0, 0 };
 	int err = 0, i, n = 0;
 	char ch = 'p';
 
@@ -624,6 +851,7 @@ static int pingpong(enum transport t, struct pp_arg *p, double *out)
 			break;
 	}
 	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	read_spins(l.a[0], s);
 	close_side(l.a);
 	err = child_finish(&c, &d, err);
 	pin(-1);
@@ -631,6 +859,8 @@ static int pingpong(enum transport t, struct pp_arg *p, double *out)
 		return err;
 	if (n < 10 || d.bytes != (uint64_t)n + PP_SKIP)
 		return EIO;
+	note_spins(t, s);
+	note_spins(t, d.spins);
 	qsort(p->lat, n, sizeof(*p->lat), cmp_u64);
 	out[0] = p->lat[n / 2] / 1e3;
 	out[1] = p->lat[(size_t)n * 99 / 100] / 1e3;
@@ -993,7 +1223,7 @@ static int call_pair(enum transport t, struct call_arg *c, double *out)
 
 /* ---- the table ---- */
 
-enum kind { W_BULK, W_PP, W_PAIRS, W_SENDFILE, W_URING, W_CALL };
+enum kind { W_BULK, W_PP, W_PAIRS, W_SENDFILE, W_URING, W_CALL, W_CONSOLE };
 
 #define MAX_ROUNDS	15
 #define MAX_METRICS	3
@@ -1009,6 +1239,8 @@ struct workload {
 	struct pairs_arg pairs;
 	struct uring_arg uring;
 	struct call_arg call;
+	struct console_arg console;
+	uint64_t spins[T_COUNT][3];	/* mflow's reply spins, measured rounds */
 };
 
 struct cell {
@@ -1066,6 +1298,8 @@ static int run_one(struct workload *w, enum transport t, double *out)
 		return uring_run(t, &w->uring, out);
 	case W_CALL:
 		return call_pair(t, &w->call, out);
+	case W_CONSOLE:
+		return console(t, &w->console, out);
 	}
 	abort();
 }
@@ -1092,7 +1326,9 @@ static void run_workload(struct workload *w, int rounds)
 
 			if (!(w->tmask & (1U << t)) || cells[0][t].err)
 				continue;
+			spin_acc = r >= 0 ? w->spins : NULL;
 			err = run_one(w, t, out);
+			spin_acc = NULL;
 			for (k = 0; k < w->nmetrics; k++) {
 				if (err)
 					cells[k][t].err = err;
@@ -1123,7 +1359,10 @@ static void run_workload(struct workload *w, int rounds)
 			}
 		}
 		for (t = 1; t < T_COUNT; t++) {
-			/* busy-poll mflow is held against the socketpair */
+			/*
+			 * busy-poll mflow is held against the socketpair;
+			 * mflow against mflow-nospin is the spin on / off
+			 */
 			int num = t == T_MFLOW_BP ? T_MFLOW_BP : T_MFLOW;
 			int den = t == T_MFLOW_BP ? T_SOCK : t;
 
@@ -1182,6 +1421,50 @@ static void machine(void)
 	     model, ncpus, accel, sig);
 	emit("- mflow fifo %u bytes per direction; pipe default %d, resized %u; socketpair SO_SNDBUF default %d, matched %d\n",
 	     fifo_bytes, pipe_default, fifo_bytes, sock_default, sock_matched);
+	line[0] = 0;
+	f = fopen("/sys/module/mflow/parameters/reply_spin", "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	line[strcspn(line, "\n")] = 0;
+	emit("- mflow reply spin: module parameter reply_spin=%s; mflow-nospin sets MFLOW_OPT_NO_REPLY_SPIN on both endpoints\n",
+	     line[0] ? line : "(absent)");
+}
+
+/* After the table: mflow's reply spins in the rows where they can act. */
+static void spin_notes(struct workload *wl, int nw, const char *only_w)
+{
+	static const enum transport ts[] = {
+		T_MFLOW, T_MFLOW_NOSPIN, T_MFLOW_BP
+	};
+	int i, j, head = 0;
+
+	for (i = 0; i < nw; i++) {
+		struct workload *w = &wl[i];
+		const char *sep = "";
+
+		if ((w->kind != W_PP && w->kind != W_CONSOLE) ||
+		    (only_w && !strstr(w->label[0], only_w)) ||
+		    !(w->tmask & ((1U << T_MFLOW) | (1U << T_MFLOW_NOSPIN) |
+				  (1U << T_MFLOW_BP))))
+			continue;
+		if (!head++)
+			emit("\nmflow's reply spins over the measured samples, both endpoints (hits misses give-ways, from fdinfo):\n");
+		emit("- %.*s:", (int)strcspn(w->label[0], ","), w->label[0]);
+		for (j = 0; j < (int)(sizeof(ts) / sizeof(ts[0])); j++) {
+			uint64_t *s = w->spins[ts[j]];
+
+			if (!(w->tmask & (1U << ts[j])))
+				continue;
+			emit("%s %s %llu %llu %llu", sep, tshort[ts[j]],
+			     (unsigned long long)s[0], (unsigned long long)s[1],
+			     (unsigned long long)s[2]);
+			sep = ";";
+		}
+		emit("\n");
+	}
 }
 
 static void probe(void)
@@ -1309,8 +1592,16 @@ static void usage(const char *argv0, FILE *f, int code)
 		"  -r ROUNDS    measured rounds after the warm-up (1..%d, default 5)\n"
 		"  -w WORKLOAD  only the rows whose label contains WORKLOAD\n"
 		"  -t LIST      only these transports, comma-separated: mflow,pipe,\n"
-		"               pipe-rs,sock,sock-m,pty,sock2,mflow-bp\n"
+		"               pipe-rs,sock,sock-m,pty,sock2,mflow-bp,mflow-nospin\n"
 		"  -b US        busy-poll microseconds of mflow-bp (1..%d, default 50)\n"
+		"Rows: bulk (MB/s and CPU s per GB, both processes), writev, one task,\n"
+		"ping-pong between two processes unpinned, on 1 CPU and on 2 CPUs\n"
+		"(median, p99, CPU per round trip), console 64 B lines (+ blocked\n"
+		"reader: a second thread of the writer blocked in read; alone: without\n"
+		"it; MB/s and CPU ms per MB, both processes), pairs, sendfile, io_uring.\n"
+		"mflow-bp is mflow with busy polling, mflow-nospin mflow with\n"
+		"MFLOW_OPT_NO_REPLY_SPIN on both endpoints (ping-pong and console rows;\n"
+		"its ratio column is the reply spin's on/off).\n"
 		"Exit status: 0 when every cell was measured, 1 when one was not\n"
 		"(\"n/a (ERRNO)\" in its cell), 2 for a bad option or a failed setup\n"
 		"(the message on stderr says which).\n",
@@ -1329,6 +1620,7 @@ int main(int argc, char **argv)
 	static const size_t chunks[] = { 4096, 65536, 1 << 20 };
 	static const int npairs[] = { 1, 2, 8, 64 };
 	static const char *const pp_mode[] = { "unpinned", "1 CPU", "2 CPUs" };
+	static const char *const con_mode[] = { "+ blocked reader", "alone" };
 	struct workload wl[40], *w;
 	const char *out_path = NULL, *only_w = NULL;
 	unsigned int only_t = ALL_T;
@@ -1407,16 +1699,20 @@ int main(int argc, char **argv)
 	for (i = 0; i < 3; i++) {
 		for (j = 0; j < 2; j++) {
 			w = &wl[nw++];
-			*w = (struct workload){ .kind = W_BULK, .nmetrics = 1,
+			*w = (struct workload){ .kind = W_BULK, .nmetrics = 2,
 				.tmask = ALL_BUT_SOCK2,
 				.bulk = { chunks[i], total, j ? 128 : 0, 0 } };
 			w->label[0] = label("bulk %zu KiB%s, MB/s", chunks[i] >> 10,
+					    j ? ", reader +128 B" : "");
+			w->label[1] = label("bulk %zu KiB%s, CPU s per GB",
+					    chunks[i] >> 10,
 					    j ? ", reader +128 B" : "");
 		}
 	}
 	w = &wl[nw++];
 	*w = (struct workload){ .kind = W_BULK, .nmetrics = 1,
 		.tmask = ALL_BUT_SOCK2, .bulk = { 4096, total / 2, 0, 16 } };
+	/* bulk() gives CPU too; the writev row shows MB/s only */
 	w->label[0] = "writev 16 x 256 B, MB/s";
 	for (i = 0; i < 2; i++) {
 		w = &wl[nw++];
@@ -1438,6 +1734,16 @@ int main(int argc, char **argv)
 		w->label[1] = label("ping-pong %s, p99 us", pp_mode[i]);
 		w->label[2] = label("ping-pong %s, CPU us per round trip",
 				    pp_mode[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		w = &wl[nw++];
+		*w = (struct workload){ .kind = W_CONSOLE, .nmetrics = 2,
+			.tmask = CONSOLE_T,
+			.console = { 64, total < (16 << 20) ? total : 16 << 20,
+				     !i } };
+		w->label[0] = label("console 64 B lines %s, MB/s", con_mode[i]);
+		w->label[1] = label("console 64 B lines %s, CPU ms per MB",
+				    con_mode[i]);
 	}
 	/*
 	 * Every pair moves what the one pair does (cut at sample_ns): a
@@ -1467,11 +1773,15 @@ int main(int argc, char **argv)
 
 	emit("# mflow_bench%s\n\n", quick ? " (quick smoke run: figures mean nothing)" : "");
 	machine();
-	emit("- method: %d rounds after %d discarded warm-up round, transports interleaved in each round; a sample is %zu MiB of bulk or %d round trips, cut at %.1f s\n",
-	     rounds, warmup, total >> 20, trips, sample_ns / 1e9);
+	emit("- method: %d rounds after %d discarded warm-up round, transports interleaved in each round; a sample is %zu MiB of bulk, %zu MiB of console lines or %d round trips, cut at %.1f s\n",
+	     rounds, warmup, total >> 20,
+	     (total < (16 << 20) ? total : 16 << 20) >> 20, trips,
+	     sample_ns / 1e9);
+	emit("- ping-pong: two processes (fork), unpinned = no affinity; console: one process writes 64 B lines, the peer process reads 64 KiB at a time, both unpinned, with (+ blocked reader) or without a second thread of the writer blocked in read on the same endpoint\n");
+	emit("- CPU: user + system time of both processes, every thread (CLOCK_PROCESS_CPUTIME_ID), over the sample; bulk in CPU seconds per GB moved, console in CPU ms per MB (the same unit), ping-pong per round trip\n");
 	emit("- mflow busy-poll: %u us on both endpoints (ping-pong only)\n",
 	     busy_poll_us);
-	emit("- cells: median (min..max); ratio columns: mflow's median / the other's (MB/s: above 1 is better for mflow; us: below 1 is better)\n\n");
+	emit("- cells: median (min..max); ratio columns: mflow's median / the other's (MB/s: above 1 is better for mflow; us and CPU: below 1 is better); mflow/mflow-nospin is the reply spin on / off\n\n");
 	emit("| workload |");
 	for (i = 0; i < T_COUNT; i++)
 		emit(" %s |", tname[i]);
@@ -1489,6 +1799,7 @@ int main(int argc, char **argv)
 		wl[i].tmask &= only_t;
 		run_workload(&wl[i], rounds);
 	}
+	spin_notes(wl, nw, only_w);
 	emit("\n(%.0f s)\n", (now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
 	if (outf)
 		fclose(outf);

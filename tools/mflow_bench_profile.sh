@@ -12,6 +12,9 @@
 #                      2032 for a per-round-trip figure)
 #   OUTDIR/perf-T.txt  perf record -a -g on cpu-clock (no PMU under TCG),
 #                      flat profile of the hottest symbols
+# WORKLOAD "console 64 B lines + blocked reader" with TRANSPORTS
+# mflow,mflow-nospin profiles the reply spin's cost on a one-way console
+# (SPEC R20); the spin counters of fdinfo follow each run's table.
 # perf comes from the host's linux-perf (virtme shares the host's root).
 set -u
 
@@ -40,6 +43,7 @@ for t in ${list//,/ }; do
 	rm -f "$out/perf-$t.data"
 	echo "== $t"
 	grep -E 'sched_|migrations|switches|task-clock|elapsed' "$out/stat-$t.txt"
-	grep '^| ping\|^| bulk' "$out/bench-$t.txt" | cut -c1-120
+	grep '^| ping\|^| bulk\|^| console' "$out/bench-$t.txt" | cut -c1-120
+	grep '^- .*: mflow' "$out/bench-$t.txt"
 	head -n 25 "$out/perf-$t.txt"
 done
