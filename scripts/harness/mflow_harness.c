@@ -142,14 +142,21 @@ static void mflow_harness_leak(void)
 	}
 }
 
-/* One past the end of a 4-int array, the index hidden from the compiler. */
+/*
+ * One past the end of a 4-int array, the index hidden from the compiler.
+ * The array is followed by another member, so the read stays inside the
+ * struct: UBSAN reports it, KASAN has nothing to say.
+ */
 static void mflow_harness_ubsan(void)
 {
-	int a[4] = { 1, 2, 3, 4 };
-	unsigned int i = ARRAY_SIZE(a);
+	struct {
+		int a[4];
+		int after;
+	} s = { { 1, 2, 3, 4 }, 5 };
+	unsigned int i = ARRAY_SIZE(s.a);
 
 	OPTIMIZER_HIDE_VAR(i);
-	pr_info("a[%u] = %d\n", i, a[i]);
+	pr_info("a[%u] = %d\n", i, s.a[i]);
 }
 
 /* An int shifted by more than its width. */
