@@ -18,8 +18,8 @@
  *   sleep    the clean twin: the same sleep for 500 ms
  *   ubsan    indexes one past the end of an array (UBSAN bounds)
  *   shift    shifts an int by 40 (UBSAN shift)
- *   odebug   frees a struct whose timer is still pending (DEBUG_OBJECTS
- *            timers: "ODEBUG: free active"; its fixup stops the timer)
+ *   odebug   sets up a pending timer again (DEBUG_OBJECTS timers:
+ *            "ODEBUG: init active"; its fixup stops the timer first)
  *   atomic   might_sleep() under a spinlock ("sleeping function called
  *            from invalid context"; nothing sleeps)
  *   spin     spins with preemption off for spin_ms (default 8 s): a soft
@@ -169,25 +169,23 @@ static void mflow_harness_shift(void)
 	pr_info("1 << %u = %d\n", n, one << n);
 }
 
-struct mflow_harness_timed {
-	struct timer_list timer;
-};
-
 static void mflow_harness_timer_fn(struct timer_list *t)
 {
 }
 
-/* Free a pending timer: DEBUG_OBJECTS reports it and stops the timer. */
-static int mflow_harness_odebug(void)
+/*
+ * Set up a pending timer again: DEBUG_OBJECTS (timers) reports "init
+ * active" and its fixup stops the timer first.
+ */
+static void mflow_harness_odebug(void)
 {
-	struct mflow_harness_timed *p = kzalloc(sizeof(*p), GFP_KERNEL);
+	struct timer_list t;
 
-	if (!p)
-		return -ENOMEM;
-	timer_setup(&p->timer, mflow_harness_timer_fn, 0);
-	mod_timer(&p->timer, jiffies + 3600 * HZ);
-	kfree(p);
-	return 0;
+	timer_setup_on_stack(&t, mflow_harness_timer_fn, 0);
+	mod_timer(&t, jiffies + 3600 * HZ);
+	timer_setup_on_stack(&t, mflow_harness_timer_fn, 0);
+	timer_delete_sync(&t);
+	destroy_timer_on_stack(&t);
 }
 
 static DEFINE_SPINLOCK(mflow_harness_spin);
@@ -240,8 +238,8 @@ static int __init mflow_harness_init(void)
 		pr_info("triggering a UBSAN shift report\n");
 		mflow_harness_shift();
 	} else if (!strcmp(trigger, "odebug")) {
-		pr_info("freeing a pending timer\n");
-		return mflow_harness_odebug();
+		pr_info("setting up a pending timer again\n");
+		mflow_harness_odebug();
 	} else if (!strcmp(trigger, "atomic")) {
 		pr_info("might_sleep() under a spinlock\n");
 		mflow_harness_atomic();
