@@ -381,6 +381,9 @@ TEST_F(mflow_open, R1_R14_R15_failed_open_leaves_idle_console_idle)
 	EXPECT_EQ(0U, info.endpoint);
 	EXPECT_EQ(strtoull(conn, NULL, 10) + 1, info.connection);
 	EXPECT_EQ(0U, info.flags);
+	/* Endpoint 1 too, so that the teardown ends this connection. */
+	self->fd[1] = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd[1]);
 }
 
 /*
