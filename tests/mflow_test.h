@@ -287,10 +287,11 @@ static inline bool wait_readable(int fd, int ms)
 /* ---- attaching ---- */
 
 /*
- * Attach endpoint 0 of @path. A console an earlier, failed test left
- * half used (endpoint 0 gone, endpoint 1 never attached) hands out
- * endpoint 1: take it and drop it, which ends that connection, then try
- * again. EBUSY is retried for a while: a killed helper process of an
+ * Attach endpoint 0 of @path. A console an earlier test left half used
+ * (endpoint 0 gone, endpoint 1 never attached) hands out endpoint 1: that
+ * is a leaked connection, and this test fails saying so; the endpoint is
+ * dropped first, which ends that connection, so the tests after it start
+ * clean. EBUSY is retried for a while: a killed helper process of an
  * earlier test may still hold a file.
  */
 static inline int mflow_attach0(struct __test_metadata *_metadata,
@@ -309,9 +310,9 @@ static inline int mflow_attach0(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, mflow_info(fd, &info));
 		if (info.endpoint == 0)
 			return fd;
-		TH_LOG("%s: ending a connection an earlier test left half used",
-		       path);
 		close(fd);
+		ASSERT_EQ(0U, info.endpoint)
+			TH_LOG("%s: left half used by an earlier test", path);
 	}
 	ASSERT_TRUE(false) TH_LOG("%s stayed busy", path);
 	return -1;

@@ -16,6 +16,15 @@
  *   hung     sleeps uninterruptibly for hang_ms (default 10 s): a hung
  *            task once the guest's hung_task_timeout_secs is lower
  *   sleep    the clean twin: the same sleep for 500 ms
+ *   ubsan    indexes one past the end of an array (UBSAN bounds)
+ *   shift    shifts an int by 40 (UBSAN shift)
+ *   odebug   sets up a pending timer again (DEBUG_OBJECTS timers:
+ *            "ODEBUG: init active"; its fixup stops the timer first)
+ *   atomic   might_sleep() under a spinlock ("sleeping function called
+ *            from invalid context"; nothing sleeps)
+ *   spin     spins with preemption off for spin_ms (default 8 s): a soft
+ *            lockup and an RCU stall once the guest's watchdog_thresh and
+ *            rcu_cpu_stall_timeout are lower
  *   panic    panic(): the VM must stop, and be reported
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -29,15 +38,21 @@
 #include <linux/mutex.h>
 #include <linux/panic.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/timer.h>
 
 static char *trigger = "";
 module_param(trigger, charp, 0444);
-MODULE_PARM_DESC(trigger, "Complaint to cause at load: \"\", warn, kasan, lockdep, locks, leak, hung, sleep or panic");
+MODULE_PARM_DESC(trigger, "Complaint to cause at load: \"\", warn, kasan, lockdep, locks, leak, hung, sleep, ubsan, shift, odebug, atomic, spin or panic");
 
 static unsigned int hang_ms = 10000;
 module_param(hang_ms, uint, 0444);
 MODULE_PARM_DESC(hang_ms, "How long trigger=hung sleeps uninterruptibly (ms)");
+
+static unsigned int spin_ms = 8000;
+module_param(spin_ms, uint, 0444);
+MODULE_PARM_DESC(spin_ms, "How long trigger=spin spins with preemption off (ms)");
 
 /* Passing means the harness counts this case as passed. */
 static void mflow_harness_passes(struct kunit *test)
@@ -127,6 +142,73 @@ static void mflow_harness_leak(void)
 	}
 }
 
+/*
+ * One past the end of a 4-int array, the index hidden from the compiler.
+ * The array is followed by another member, so the read stays inside the
+ * struct: UBSAN reports it, KASAN has nothing to say.
+ */
+static void mflow_harness_ubsan(void)
+{
+	struct {
+		int a[4];
+		int after;
+	} s = { { 1, 2, 3, 4 }, 5 };
+	unsigned int i = ARRAY_SIZE(s.a);
+
+	OPTIMIZER_HIDE_VAR(i);
+	pr_info("a[%u] = %d\n", i, s.a[i]);
+}
+
+/* An int shifted by more than its width. */
+static void mflow_harness_shift(void)
+{
+	unsigned int n = 40;
+	int one = 1;
+
+	OPTIMIZER_HIDE_VAR(n);
+	pr_info("1 << %u = %d\n", n, one << n);
+}
+
+static void mflow_harness_timer_fn(struct timer_list *t)
+{
+}
+
+/*
+ * Set up a pending timer again: DEBUG_OBJECTS (timers) reports "init
+ * active" and its fixup stops the timer first.
+ */
+static void mflow_harness_odebug(void)
+{
+	struct timer_list t;
+
+	timer_setup_on_stack(&t, mflow_harness_timer_fn, 0);
+	mod_timer(&t, jiffies + 3600 * HZ);
+	timer_setup_on_stack(&t, mflow_harness_timer_fn, 0);
+	timer_delete_sync(&t);
+	destroy_timer_on_stack(&t);
+}
+
+static DEFINE_SPINLOCK(mflow_harness_spin);
+
+/* might_sleep() where sleeping is not allowed; it does not sleep. */
+static void mflow_harness_atomic(void)
+{
+	spin_lock(&mflow_harness_spin);
+	might_sleep();
+	spin_unlock(&mflow_harness_spin);
+}
+
+/* Spin with preemption off: no scheduling, no RCU quiescent state. */
+static void mflow_harness_spin_cpu(unsigned int ms)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(ms);
+
+	preempt_disable();
+	while (time_before(jiffies, end))
+		cpu_relax();
+	preempt_enable();
+}
+
 static int __init mflow_harness_init(void)
 {
 	if (!strcmp(trigger, "warn")) {
@@ -149,6 +231,21 @@ static int __init mflow_harness_init(void)
 
 		pr_info("sleeping uninterruptibly for %u ms\n", ms);
 		msleep(ms);
+	} else if (!strcmp(trigger, "ubsan")) {
+		pr_info("triggering a UBSAN bounds report\n");
+		mflow_harness_ubsan();
+	} else if (!strcmp(trigger, "shift")) {
+		pr_info("triggering a UBSAN shift report\n");
+		mflow_harness_shift();
+	} else if (!strcmp(trigger, "odebug")) {
+		pr_info("setting up a pending timer again\n");
+		mflow_harness_odebug();
+	} else if (!strcmp(trigger, "atomic")) {
+		pr_info("might_sleep() under a spinlock\n");
+		mflow_harness_atomic();
+	} else if (!strcmp(trigger, "spin")) {
+		pr_info("spinning with preemption off for %u ms\n", spin_ms);
+		mflow_harness_spin_cpu(spin_ms);
 	} else if (!strcmp(trigger, "panic")) {
 		panic("mflow_harness: deliberate panic (trigger=panic)");
 	} else if (*trigger) {
