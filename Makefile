@@ -149,7 +149,7 @@ uninstall-tools:
 
 # Secure Boot: sign mflow.ko with KDIR's sign-file and the hash the kernel
 # was configured with. Then `make install` installs the signed module, and
-# `mokutil --import $(CERT)` enrolls the certificate (see README.md).
+# `mokutil --import $(CERT)` enrolls the certificate (see docs/install.md).
 sign: modules
 	@for f in "$(KEY)" "$(CERT)"; do \
 		[ -r "$$f" ] || { echo "mflow: cannot read $$f: give KEY=<private key> CERT=<certificate>" \
@@ -169,7 +169,7 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(SRC) clean 2>/dev/null || true
 	rm -rf $(OUT)
 
-# Everything below runs the test kernels in VMs; see README.md.
+# Everything below runs the test kernels in VMs; see docs/testing.md.
 setup:
 	scripts/setup
 
