@@ -83,8 +83,11 @@ setup_overlays() {
 		cp "$MODDIR"/modules.* "/usr/lib/modules/$KVER/" || return
 	# Debian's headers package links build; the image package does not.
 	[ -e "/lib/modules/$KVER/build" ] || ln -s "$KDIR" "/lib/modules/$KVER/build"
-	# man-db's trigger would rebuild the whole index under emulation.
+	# man-db's trigger would rebuild the whole index under emulation
+	# (minutes each apt run): the trigger looks for auto-update, which
+	# the debconf answer alone only removes at man-db's next configure.
 	echo "man-db man-db/auto-update boolean false" | debconf-set-selections
+	rm -f /var/lib/man-db/auto-update
 	# virtme-ng starts udevd with --resolve-names=never, which would
 	# leave every node root's whatever the rules say: run it as a
 	# distribution does, resolving group names.
@@ -198,7 +201,7 @@ apt_installs_the_dkms_package_alone() {
 	dkms status -m $MOD | grep -q "$KVER.*installed" ||
 		fail "dkms status: $(dkms status -m $MOD)" || return
 	getent group mflow || fail "no group mflow (sysusers.d)" || return
-	cat /usr/lib/sysusers.d/mflow.conf | grep -v '^#'
+	grep -v '^#' /usr/lib/sysusers.d/mflow.conf
 	! command -v mflowctl || fail "mflowctl came with mflow-dkms" || return
 	man -w 4 mflow || fail "no mflow(4)" || return
 	[ -f /usr/share/doc/mflow-dkms/docs/README.md ] ||
