@@ -4,13 +4,16 @@
 #
 #   make                 build mflow.ko for KDIR (your running kernel)
 #   make install         mflow.ko (modules_install for KDIR's kernel, then
-#                        depmod), mflowctl, its man page, the uapi header
-#                        and the udev rule; creates group mflow
+#                        depmod), and under PREFIX (/usr/local): mflowctl,
+#                        mflowctl(1), mflow(4), the uapi header, the udev
+#                        rule and the sysusers.d file; creates group mflow
 #   make modules_install only mflow.ko
-#   make uninstall       remove what make install put in place
+#   make uninstall       remove what make install put in place (no kernel
+#                        headers needed)
 #   make sign            sign mflow.ko for Secure Boot (DKMS's MOK key, or
 #                        KEY=private.key CERT=cert.der)
-#   make deb             mflow-dkms and mflow-tools .debs into out/deb
+#   make deb             the Debian source and binary packages into out/deb,
+#                        checked by lintian (scripts/mkdeb)
 #   make bindings        the Python package and the OCaml library into
 #                        out/bindings (docs/python.md, docs/ocaml.md)
 #   make install-bindings  install them (PYDIR=; OCAML_PREFIX=, default
@@ -35,11 +38,15 @@ SRC := $(CURDIR)
 DESTDIR ?=
 INSTALL_MOD_PATH := $(or $(INSTALL_MOD_PATH),$(DESTDIR))
 export INSTALL_MOD_PATH
-PREFIX ?= /usr
+# /usr/local: a source install never writes where packages keep their
+# files, so a later `make uninstall` cannot delete a package's files.
+# udev and systemd-sysusers read /usr/local/lib too.
+PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 INCLUDEDIR ?= $(PREFIX)/include
-UDEVRULESDIR ?= /usr/lib/udev/rules.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # make sign: DKMS's machine owner key unless KEY= and CERT= say otherwise.
 KEY ?= /var/lib/dkms/mok.key
 CERT ?= /var/lib/dkms/mok.pub
@@ -50,7 +57,7 @@ MFLOW_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(SRC)/dkms.c
 DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 
 .PHONY: all modules install modules_install uninstall install-tools \
-	uninstall-tools sign deb stage kdir clean setup kernel matrix \
+	uninstall-tools install-dev install-nodes sign deb stage kdir clean setup kernel matrix \
 	tests tools lib demo bench check check-harness checkpatch compile-matrix \
 	dkms dkms-add dkms-remove
 
@@ -87,43 +94,66 @@ modules_install: kdir
 	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= $(NO_AUTOSIGN) modules_install
 	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
 
-install: modules_install install-tools
+install: modules_install install-tools install-dev install-nodes
 
-# mflowctl, its man page, the uapi header and the udev rule. Without
-# DESTDIR (a real install) also the group mflow the rule names, and udev
-# applies the rule to the nodes that exist already.
+# mflowctl and its man page (the package mflow-tools).
 install-tools:
 	$(MAKE) -C tools O=$(OUT)/tools $(OUT)/tools/mflowctl
 	install -D -m 0755 $(OUT)/tools/mflowctl $(DESTDIR)$(BINDIR)/mflowctl
 	install -D -m 0644 tools/mflowctl.1 $(DESTDIR)$(MANDIR)/man1/mflowctl.1
+
+# The uapi header (the package mflow-dev).
+install-dev:
 	install -D -m 0644 include/uapi/linux/mflow.h \
 		$(DESTDIR)$(INCLUDEDIR)/linux/mflow.h
+
+# What makes the nodes usable, and mflow(4) (the package mflow-dkms): the
+# udev rule and the group mflow it names, from a sysusers.d file. Without
+# DESTDIR (a real install) the group is made now and udev applies the
+# rule to the nodes that exist already.
+install-nodes:
 	install -D -m 0644 tools/60-mflow.rules \
 		$(DESTDIR)$(UDEVRULESDIR)/60-mflow.rules
+	install -D -m 0644 packaging/mflow.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/mflow.conf
+	install -D -m 0644 man/mflow.4 $(DESTDIR)$(MANDIR)/man4/mflow.4
 	if [ -z "$(DESTDIR)" ]; then \
-		getent group mflow >/dev/null || groupadd --system mflow; \
+		if command -v systemd-sysusers >/dev/null; then \
+			systemd-sysusers $(SYSUSERSDIR)/mflow.conf; \
+		else \
+			getent group mflow >/dev/null || groupadd --system mflow; \
+		fi; \
 		udevadm control --reload 2>/dev/null || true; \
 		udevadm trigger --subsystem-match=mflow 2>/dev/null || true; \
 		udevadm trigger --subsystem-match=misc \
 			--sysname-match=mflow-control 2>/dev/null || true; \
 	fi
 
-# The group stays: files elsewhere may belong to it. modules_install puts
-# external modules in updates/ from 6.2 on, in extra/ before.
-uninstall: uninstall-tools kdir
-	rm -f $(addprefix $(INSTALL_MOD_PATH)/lib/modules/$(KRELEASE)/, \
+# The group stays: files elsewhere may belong to it. No kernel headers
+# needed: the module goes from KDIR's release when KDIR has one, else from
+# the running kernel's. modules_install puts external modules in updates/
+# from 6.2 on, in extra/ before.
+UNINSTALL_RELEASE = $(or $(KRELEASE),$(shell uname -r))
+
+uninstall: uninstall-tools
+	rm -f $(addprefix $(INSTALL_MOD_PATH)/lib/modules/$(UNINSTALL_RELEASE)/, \
 		$(addsuffix /mflow.ko*,$(or $(INSTALL_MOD_DIR),updates extra)))
-	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
+	if [ -d $(INSTALL_MOD_PATH)/lib/modules/$(UNINSTALL_RELEASE) ]; then \
+		depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
+			$(UNINSTALL_RELEASE); \
+	fi
 
 uninstall-tools:
 	rm -f $(DESTDIR)$(BINDIR)/mflowctl \
 		$(DESTDIR)$(MANDIR)/man1/mflowctl.1 \
+		$(DESTDIR)$(MANDIR)/man4/mflow.4 \
 		$(DESTDIR)$(INCLUDEDIR)/linux/mflow.h \
-		$(DESTDIR)$(UDEVRULESDIR)/60-mflow.rules
+		$(DESTDIR)$(UDEVRULESDIR)/60-mflow.rules \
+		$(DESTDIR)$(SYSUSERSDIR)/mflow.conf
 
 # Secure Boot: sign mflow.ko with KDIR's sign-file and the hash the kernel
 # was configured with. Then `make install` installs the signed module, and
-# `mokutil --import $(CERT)` enrolls the certificate (see README.md).
+# `mokutil --import $(CERT)` enrolls the certificate (see docs/install.md).
 sign: modules
 	@for f in "$(KEY)" "$(CERT)"; do \
 		[ -r "$$f" ] || { echo "mflow: cannot read $$f: give KEY=<private key> CERT=<certificate>" \
@@ -157,7 +187,7 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(SRC) clean 2>/dev/null || true
 	rm -rf $(OUT)
 
-# Everything below runs the test kernels in VMs; see README.md.
+# Everything below runs the test kernels in VMs; see docs/testing.md.
 setup:
 	scripts/setup
 
@@ -186,7 +216,10 @@ tools: lib
 lib:
 	$(MAKE) -C lib O=$(OUT)/lib
 
-demo: setup
+
+# The host when it can load the module, with nothing installed; else
+# scripts/demo says why and installs the VM tooling itself.
+demo:
 	scripts/demo
 
 bench: setup

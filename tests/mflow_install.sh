@@ -4,9 +4,10 @@
 # make install, make uninstall and make sign, with TAP output, checked
 # inside the test VM of a stock Debian kernel (its headers are in
 # /usr/src). scripts/mkstage made them on the host (make stage, before the
-# VMs): a `make install DESTDIR=` staging root, what `make uninstall` left
-# of it, a module signed by `make sign` with a throwaway key, and make's
-# words without a build tree. Here the staged file list is compared with
+# VMs): a `make install DESTDIR=` staging root (PREFIX defaults to
+# /usr/local), what `make uninstall` left of it, with the kernel's build
+# tree and with none, a module signed by `make sign` with a throwaway key,
+# and make's words without a build tree. Here the staged file list is compared with
 # the expected one, modinfo names the signer, the signed module loads and
 # works, and modinfo documents every parameter the loaded module has.
 # tests/mflow_dkms.sh does the installs that need a writable root.
@@ -53,12 +54,15 @@ staged_install_file_list() {
 	got=$(cd "$stage/root" && find . ! -type d | sed 's|^\.||' |
 		grep -v "^/lib/modules/$KVER/modules\." | sort)
 	echo "$got"
+	# Under /usr/local, never where packages keep their files.
 	want=$(printf '%s\n' \
 		"/lib/modules/$KVER/updates/mflow.ko" \
-		/usr/bin/mflowctl \
-		/usr/include/linux/mflow.h \
-		/usr/lib/udev/rules.d/60-mflow.rules \
-		/usr/share/man/man1/mflowctl.1 | sort)
+		/usr/local/bin/mflowctl \
+		/usr/local/include/linux/mflow.h \
+		/usr/local/lib/sysusers.d/mflow.conf \
+		/usr/local/lib/udev/rules.d/60-mflow.rules \
+		/usr/local/share/man/man1/mflowctl.1 \
+		/usr/local/share/man/man4/mflow.4 | sort)
 	# The module may be compressed as the kernel's own are, and is in
 	# extra/ rather than updates/ before 6.2.
 	[ "$(echo "$got" | sed -e 's/\.ko\.\(xz\|zst\|gz\)$/.ko/' \
@@ -66,12 +70,26 @@ staged_install_file_list() {
 		fail "staged files differ from: $want" || return
 	grep -Eq "(updates|extra)/mflow.ko" "$stage/root/lib/modules/$KVER/modules.dep" ||
 		fail "depmod did not index the staged module" || return
-	[ "$(stat -c %a "$stage/root/usr/bin/mflowctl")" = 755 ] ||
-		fail "mflowctl mode $(stat -c %a "$stage/root/usr/bin/mflowctl")" ||
+	[ "$(stat -c %a "$stage/root/usr/local/bin/mflowctl")" = 755 ] ||
+		fail "mflowctl mode $(stat -c %a "$stage/root/usr/local/bin/mflowctl")" ||
 		return
-	"$stage/root/usr/bin/mflowctl" --version || fail "staged mflowctl" || return
+	"$stage/root/usr/local/bin/mflowctl" --version || fail "staged mflowctl" ||
+		return
 	got=$(grep -v "/modules\." "$stage/uninstalled.txt")
 	[ -z "$got" ] || fail "left after make uninstall: $got"
+}
+
+# With no build tree, make uninstall still removes every file; the module
+# goes from the running kernel's release, which on the host that staged
+# it was not this one, so that one file stays.
+make_uninstall_without_headers() {
+	local stage got
+
+	stage=$(stage_dir) || fail "no staged install for $KVER" || return
+	got=$(grep -v "/modules\." "$stage/uninstalled-noheaders.txt")
+	echo "${got:-nothing}"
+	[ -z "$(echo "$got" | grep -v "^\./lib/modules/$KVER/\(updates\|extra\)/mflow\.ko")" ] ||
+		fail "left after make uninstall without headers: $got"
 }
 
 make_sign_throwaway_key_then_load() {
@@ -125,8 +143,9 @@ if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
 fi
 trap 'rm -rf "$WORK"' EXIT
 
-echo "1..4"
+echo "1..5"
 run_test staged_install_file_list
+run_test make_uninstall_without_headers
 run_test make_sign_throwaway_key_then_load
 run_test modinfo_documents_every_parameter
 run_test make_without_kdir_says_what_to_install
