@@ -105,38 +105,33 @@ static bool select_in(int fd)
 }
 
 /*
+ * Read @fd up to EOF (a non-blocking fd after a wakeup, or a blocking
+ * one): it must have held exactly @want, the @what of the exchange.
+ */
+static void read_to_eof(struct __test_metadata *_metadata, int fd,
+			const char *want, const char *what)
+{
+	char buf[64];
+	size_t got = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += n;
+	ASSERT_EQ(0, n) TH_LOG("reading the %s: %s", what, strerror(errno));
+	ASSERT_EQ(strlen(want), got);
+	ASSERT_EQ(0, memcmp(buf, want, got));
+}
+
+/*
  * The peer's side of a request/response: read the whole request up to
  * EOF (it must be @req), then answer with @ans and shut its write side.
  */
 static void serve(struct __test_metadata *_metadata, int fd, const char *req,
 		  const char *ans)
 {
-	char buf[64];
-	size_t got = 0;
-	ssize_t n;
-
-	while ((n = read(fd, buf + got, sizeof(buf) - got)) > 0)
-		got += n;
-	ASSERT_EQ(0, n) TH_LOG("reading the request: %s", strerror(errno));
-	ASSERT_EQ(strlen(req), got);
-	ASSERT_EQ(0, memcmp(buf, req, got));
+	read_to_eof(_metadata, fd, req, "request");
 	ASSERT_EQ((ssize_t)strlen(ans), write(fd, ans, strlen(ans)));
 	ASSERT_EQ(0, shut(fd, MFLOW_SHUT_WR));
-}
-
-/* Read @fd (non-blocking) to EOF after a wakeup: it must hold @want. */
-static void read_answer(struct __test_metadata *_metadata, int fd,
-			const char *want)
-{
-	char buf[64];
-	size_t got = 0;
-	ssize_t n;
-
-	while ((n = read(fd, buf + got, sizeof(buf) - got)) > 0)
-		got += n;
-	ASSERT_EQ(0, n) TH_LOG("reading the answer: %s", strerror(errno));
-	ASSERT_EQ(strlen(want), got);
-	EXPECT_EQ(0, memcmp(buf, want, got));
 }
 
 /*
@@ -161,7 +156,7 @@ TEST_F(mflow_evloop, R11_R8_poll_loop_sleeps_after_half_close)
 	ASSERT_TRUE(poll_in(self->fd[0], &last));
 	EXPECT_TRUE(HAS(last, POLLIN));
 	EXPECT_FALSE(HAS(last, POLLERR));
-	read_answer(_metadata, self->fd[0], "answer");
+	read_to_eof(_metadata, self->fd[0], "answer", "answer");
 }
 
 /* The same client with a select(2) loop. */
@@ -178,7 +173,7 @@ TEST_F(mflow_evloop, R11_R8_select_loop_sleeps_after_half_close)
 
 	serve(_metadata, self->fd[1], "request", "answer");
 	ASSERT_TRUE(select_in(self->fd[0]));
-	read_answer(_metadata, self->fd[0], "answer");
+	read_to_eof(_metadata, self->fd[0], "answer", "answer");
 }
 
 /*
@@ -203,7 +198,7 @@ TEST_F(mflow_evloop, R9_R11_poll_loop_sleeps_in_close_handshake)
 	ASSERT_TRUE(poll_in(self->fd[0], &last));
 	EXPECT_EQ(POLLIN | POLLHUP, last & (POLLIN | POLLHUP | POLLERR));
 	EXPECT_EQ(0, close_wait(self->fd[0]));
-	read_answer(_metadata, self->fd[0], "bye");
+	read_to_eof(_metadata, self->fd[0], "bye", "answer");
 }
 
 /* The same handshake with a select(2) loop. */
@@ -220,7 +215,7 @@ TEST_F(mflow_evloop, R9_R11_select_loop_sleeps_in_close_handshake)
 	EXPECT_EQ(0, close_wait(self->fd[1]));
 	ASSERT_TRUE(select_in(self->fd[0]));
 	EXPECT_EQ(0, close_wait(self->fd[0]));
-	read_answer(_metadata, self->fd[0], "");
+	read_to_eof(_metadata, self->fd[0], "", "answer");
 }
 
 /*
