@@ -416,7 +416,10 @@ static enum mflow_spin_end mflow_spin(struct mflow_dir *d, u32 us,
  * rather than when the answer is written, lets its CPU leave idle while
  * the peer works; it then spins for the answer, but only while the peer
  * (the task that drained, which will answer) runs on a CPU
- * (mflow_reply_spin()). AF_UNIX sockets get the same effect from waking a
+ * (mflow_reply_spin()). While the answers keep coming within the spin,
+ * the asker spins again before its next sleep, for the same task and
+ * again only while it runs: two tasks answering each other on two CPUs
+ * then never sleep. AF_UNIX sockets get part of the effect from waking a
  * sender blocked in recv() when its message is consumed.
  *
  * Only the task that wrote the bytes just drained is woken, and only when
@@ -462,31 +465,51 @@ static void mflow_reply_wake(struct mflow_endpoint *ep)
 	old = xchg(&back->answerer, get_task_struct(current));
 	if (old)
 		put_task_struct(old);
+	WRITE_ONCE(back->reply_hint, true);
 	wake_up_process(asker);
 out_unlock:
 	rcu_read_unlock();
 }
 
+/* Keep @a as the task to spin for, unless a newer one came meanwhile. */
+static void mflow_rearm(struct mflow_dir *d, struct task_struct *a)
+{
+	if (cmpxchg(&d->answerer, NULL, a))
+		put_task_struct(a);
+}
+
 /*
- * A reader woken by mflow_reply_wake() spins for the answer. Return: true
- * if the stream became readable.
+ * Before a reader sleeps: spin for the answer while the task that answered
+ * last (named by a reply wakeup, and kept while its answers come within the
+ * spin) runs on a CPU. Return: true if the stream became readable.
  */
 static bool mflow_reply_spin(struct mflow_endpoint *ep)
 {
 	struct mflow_dir *d = ep->in;
-	struct task_struct *answerer = xchg(&d->answerer, NULL);
+	struct task_struct *answerer;
 	enum mflow_spin_end end;
 	unsigned int n;
 
+	WRITE_ONCE(d->reply_hint, false);
+	answerer = xchg(&d->answerer, NULL);
 	if (!answerer)
 		return false;
+	if (!READ_ONCE(reply_spin) || READ_ONCE(ep->no_reply_spin)) {
+		put_task_struct(answerer);
+		return false;
+	}
+	if (!mflow_task_on_cpu(answerer) || num_online_cpus() < 2) {
+		/* Not now: no spin, nothing spent; it may answer later. */
+		mflow_rearm(d, answerer);
+		return false;
+	}
 	end = mflow_spin(d, MFLOW_REPLY_SPIN_US, answerer);
-	put_task_struct(answerer);
 	/* The counters are read locklessly by fdinfo. */
 	switch (end) {
 	case MFLOW_SPIN_READABLE:
 		WRITE_ONCE(ep->reply_hits, ep->reply_hits + 1);
 		WRITE_ONCE(d->miss_streak, 0);
+		mflow_rearm(d, answerer);
 		return true;
 	case MFLOW_SPIN_YIELD:
 		WRITE_ONCE(ep->reply_yields, ep->reply_yields + 1);
@@ -495,6 +518,7 @@ static bool mflow_reply_spin(struct mflow_endpoint *ep)
 		WRITE_ONCE(ep->reply_misses, ep->reply_misses + 1);
 		break;
 	}
+	put_task_struct(answerer);
 	/* A spin that gave way backs off as one that timed out does. */
 	n = min(READ_ONCE(d->miss_streak) + 1, MFLOW_REPLY_BACKOFF_MAX);
 	WRITE_ONCE(d->miss_streak, n);
@@ -503,36 +527,29 @@ static bool mflow_reply_spin(struct mflow_endpoint *ep)
 }
 
 /*
- * Wait for bytes or the end of the stream on @ep's inbound direction:
- * the busy poll (MFLOW_IOC_SET_BUSY_POLL), then sleep; a reply wakeup
- * ends the sleep for a reply spin, and the caller looks again. The wait queues
- * us before it tests mflow_can_read(); see mflow_wake_reader() for the
- * pairing. Called without rd_lock.
- * Return: 0 to look again (bytes, EOF or a reply spin), -ERESTARTSYS for
+ * Wait for bytes or the end of the stream on @ep's inbound direction: the
+ * reply spin, the busy poll (MFLOW_IOC_SET_BUSY_POLL), then sleep. A reply
+ * wakeup ends the sleep; the caller looks again and comes back here to
+ * spin. The wait queues us before it tests mflow_can_read(); see
+ * mflow_wake_reader() for the pairing. Called without rd_lock.
+ * Return: 0 to look again (bytes, EOF or a reply wakeup), -ERESTARTSYS for
  * a signal.
  */
 static int mflow_wait_data(struct mflow_endpoint *ep)
 {
 	struct mflow_dir *d = ep->in;
-	struct task_struct *stale;
 	int ret;
 
-	if (mflow_spin(d, READ_ONCE(ep->busy_poll_us), NULL) ==
+	if (mflow_reply_spin(ep) ||
+	    mflow_spin(d, READ_ONCE(ep->busy_poll_us), NULL) ==
 	    MFLOW_SPIN_READABLE)
 		return 0;
-	/* A reply wakeup that came after our last wait ended is for nobody. */
-	stale = xchg(&d->answerer, NULL);
-	if (stale)
-		put_task_struct(stale);
 	rcu_assign_pointer(d->rd_sleeper, current);
 	ret = wait_event_interruptible_exclusive(d->rd_wait,
 						 mflow_can_read(d) ||
-						 READ_ONCE(d->answerer));
+						 READ_ONCE(d->reply_hint));
 	RCU_INIT_POINTER(d->rd_sleeper, NULL);
-	if (ret)
-		return -ERESTARTSYS;
-	mflow_reply_spin(ep);
-	return 0;
+	return ret ? -ERESTARTSYS : 0;
 }
 
 /**
@@ -1076,6 +1093,7 @@ static void mflow_dir_free(struct mflow_dir *d)
 	WRITE_ONCE(d->wr_busy, false);
 	WRITE_ONCE(d->wr_need, PIPE_BUF);
 	WRITE_ONCE(d->last_writer, NULL);
+	WRITE_ONCE(d->reply_hint, false);
 	WRITE_ONCE(d->hint_skip, 0);
 	WRITE_ONCE(d->miss_streak, 0);
 }

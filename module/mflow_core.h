@@ -65,8 +65,11 @@
  *	bytes, or NULL; RCU-protected, for the reply wakeup.
  * @last_writer: the task that last wrote into this direction; compared
  *	with @rd_sleeper of the opposite direction, never dereferenced.
- * @answerer: the task the woken reader spins for (a reference is held),
- *	or NULL; exchanged atomically.
+ * @answerer: the task a reader spins for before it sleeps (a reference is
+ *	held), or NULL: named by a reply wakeup, kept while its answers come
+ *	within the spin; exchanged atomically.
+ * @reply_hint: a reply wakeup is on its way to the sleeping reader: its
+ *	wait ends, and it spins for the answer.
  * @hint_skip: reply wakeups to skip, after reply spins that saw no reply.
  * @miss_streak: reply spins in a row that saw no reply, up to 6.
  * @wr_shut, @rd_shut and @rd_gone only go from false to true within a
@@ -90,6 +93,7 @@ struct mflow_dir {
 	struct task_struct __rcu *rd_sleeper;
 	const void *last_writer;
 	struct task_struct *answerer;
+	bool reply_hint;
 	unsigned int hint_skip;
 	unsigned int miss_streak;
 };
