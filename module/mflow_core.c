@@ -440,7 +440,7 @@ static void mflow_reply_wake(struct mflow_endpoint *ep)
 {
 	struct mflow_endpoint *peer = &ep->con->ep[!ep->index];
 	struct mflow_dir *back = ep->out;
-	struct task_struct *asker, *old;
+	struct task_struct *asker, *old = NULL;
 	unsigned int skip;
 
 	if (!READ_ONCE(reply_spin) || READ_ONCE(peer->no_reply_spin) ||
@@ -463,12 +463,12 @@ static void mflow_reply_wake(struct mflow_endpoint *ep)
 	 * between storing rd_sleeper and testing the hint.
 	 */
 	old = xchg(&back->answerer, get_task_struct(current));
-	if (old)
-		put_task_struct(old);
 	WRITE_ONCE(back->reply_hint, true);
 	wake_up_process(asker);
 out_unlock:
 	rcu_read_unlock();
+	if (old)
+		put_task_struct(old);
 }
 
 /* Keep @a as the task to spin for, unless a newer one came meanwhile. */
