@@ -434,8 +434,10 @@ TEST_F(mflow_ioctl, R14_busy_poll_range_per_endpoint)
 
 TEST_F(mflow_ioctl, R14_set_opts_unknown_bits_einval)
 {
-	static const __u32 bad[] = { 1U << 1, 1U << 31, ~0U,
-				     MFLOW_OPT_NOSIGPIPE | 1U << 5 };
+	/* The lowest bit no option has. */
+	const __u32 unknown = (MFLOW_OPT_ALL + 1) & ~MFLOW_OPT_ALL;
+	const __u32 bad[] = { unknown, 1U << 31, ~0U,
+			      MFLOW_OPT_NOSIGPIPE | 1U << 5 };
 	unsigned int i;
 	__u32 opts;
 
@@ -448,9 +450,13 @@ TEST_F(mflow_ioctl, R14_set_opts_unknown_bits_einval)
 	ASSERT_EQ(0, set_opts(self->fd[0], MFLOW_OPT_NOSIGPIPE));
 	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_GET_OPTS, &opts));
 	EXPECT_EQ(MFLOW_OPT_NOSIGPIPE, opts);
-	EXPECT_EQ(-EINVAL, set_opts(self->fd[0], 1U << 1));
+	EXPECT_EQ(-EINVAL, set_opts(self->fd[0], unknown));
 	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_GET_OPTS, &opts));
 	EXPECT_EQ(MFLOW_OPT_NOSIGPIPE, opts);
+	/* Every option set at once reads back as set. */
+	ASSERT_EQ(0, set_opts(self->fd[0], MFLOW_OPT_ALL));
+	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_GET_OPTS, &opts));
+	EXPECT_EQ(MFLOW_OPT_ALL, opts);
 	ASSERT_EQ(0, set_opts(self->fd[0], 0));
 	ASSERT_EQ(0, ioctl(self->fd[0], MFLOW_IOC_GET_OPTS, &opts));
 	EXPECT_EQ(0U, opts);
