@@ -351,7 +351,8 @@ ready_or_gone() {
 }
 
 R19_trace_shows_a_short_exchange() {
-	local tr=/sys/kernel/tracing saved rc
+	local tr=/sys/kernel/tracing saved rc payload
+	local pp=/sys/module/$MOD/parameters/trace_payload
 
 	if ! grep -qs tracefs /proc/filesystems; then
 		echo "SKIP: this kernel has no tracefs"
@@ -368,12 +369,16 @@ R19_trace_shows_a_short_exchange() {
 		fail "cannot mount tracefs on $tr" || return
 	saved=$(cat $tr/options/record-cmd) ||
 		fail "no $tr/options/record-cmd" || return
+	# The data bytes are in the events only when root asks for them.
+	payload=$(cat "$pp") || fail "no $pp" || return
+	echo Y >"$pp" || fail "cannot set $pp" || return
 	echo 0 >$tr/options/record-cmd || fail "cannot clear record-cmd" || return
 	"$CTL" trace --hex 8 --count 8 --timeout 120 0 \
 		>"$WORK/trace.out" 2>"$WORK/trace.err" &
 	trace_exchange $!
 	rc=$?
 	echo "$saved" >$tr/options/record-cmd
+	echo "$payload" >"$pp"
 	return $rc
 }
 

@@ -711,8 +711,16 @@ TEST_F_TIMEOUT(mflow_fail_nth_fifo, R15_fifo_alloc_fault_frees_and_stays_idle,
 	EXPECT_EQ(w1.failed + (variant->fails ? 2 : 0), w0.failed)
 		TH_LOG("faulted fifo allocations %s the open",
 		       variant->fails ? "did not fail" : "failed");
-	if (w0.vmalloced >= 0)
-		EXPECT_EQ(variant->fails ? 0 : 2, w0.vmalloced)
+	/*
+	 * At least the two fifos' own kmalloc() faults send them to
+	 * vmalloc(); with the memory cgroup, a fault in the charge of an
+	 * accounted kmalloc() (its slab's object vector) does too.
+	 */
+	if (w0.vmalloced >= 0 && variant->fails)
+		EXPECT_EQ(0, w0.vmalloced)
+			TH_LOG("fifos taken from vmalloc()");
+	if (w0.vmalloced >= 0 && !variant->fails)
+		EXPECT_LE(2, w0.vmalloced)
 			TH_LOG("fifos taken from vmalloc()");
 }
 
