@@ -149,12 +149,18 @@ R15_console_lives_until_both_detached() {
 	exec {ep1}>&-
 	expect_state $HOLD_CON idle || return
 
+	# Endpoint 0 alone, leaving nothing for endpoint 1: idle at once.
 	exec {ep0}<>"/dev/$MOD$HOLD_CON" || return
 	exec {ep0}>&-
-	expect_state $HOLD_CON connected || return
+	expect_state $HOLD_CON idle || return
 	c2=$(cat "$CLASS/$MOD$HOLD_CON/connection")
 	[ "$c2" -gt "$c1" ] 2>/dev/null ||
 		echo "connection '$c1' then '$c2': not counting up"
+	# With bytes left for endpoint 1, the connection lives until it came.
+	exec {ep0}<>"/dev/$MOD$HOLD_CON" || return
+	printf x >&$ep0
+	exec {ep0}>&-
+	expect_state $HOLD_CON connected || return
 	exec {ep1}<>"/dev/$MOD$HOLD_CON" || return
 	exec {ep1}>&-
 	expect_state $HOLD_CON idle || return
