@@ -134,9 +134,9 @@ sysfs_attributes_modes_and_values() {
 		sysfs_check "$d" 400 ep0_write_bytes=0
 }
 
-# The console stays connected until both endpoints have detached, even
-# if endpoint 1 never came; then it is idle and the next connection
-# gets the next number.
+# The console stays connected until both endpoints have detached, or,
+# when endpoint 1 never came, while endpoint 0 left bytes for it; then
+# it is idle and the next connection gets the next number.
 R15_console_lives_until_both_detached() {
 	local c1 c2
 
