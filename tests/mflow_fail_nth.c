@@ -708,20 +708,30 @@ TEST_F_TIMEOUT(mflow_fail_nth_fifo, R15_fifo_alloc_fault_frees_and_stays_idle,
 	       w1.sites, w1.failed);
 	EXPECT_LE(w1.sites + 2, w0.sites)
 		TH_LOG("the walk did not reach both fifo allocations");
-	EXPECT_EQ(w1.failed + (variant->fails ? 2 : 0), w0.failed)
-		TH_LOG("faulted fifo allocations %s the open",
-		       variant->fails ? "did not fail" : "failed");
+	if (variant->fails) {
+		/* Each fifo's fault fails the open; no fifo comes from vmalloc(). */
+		EXPECT_EQ(w1.failed + 2, w0.failed)
+			TH_LOG("faulted fifo allocations did not fail the open");
+		if (w0.vmalloced >= 0)
+			EXPECT_EQ(0, w0.vmalloced)
+				TH_LOG("fifos taken from vmalloc()");
+		return;
+	}
 	/*
-	 * At least the two fifos' own kmalloc() faults send them to
-	 * vmalloc(); with the memory cgroup, a fault in the charge of an
-	 * accounted kmalloc() (its slab's object vector) does too.
+	 * Each fifo's fault sends it to vmalloc() and the open succeeds: at
+	 * least two opens (one per direction) found a vmalloc()ed fifo. An
+	 * 8 KiB kmalloc() may need a fresh slab, whose bookkeeping (the memory
+	 * cgroup's object vector) adds fault sites to some walks and not
+	 * others, and a fault there can send a fifo to vmalloc() too. So the
+	 * opens endpoint 0 loses beyond endpoint 1's are bounded by those
+	 * extra sites, never the fifos' own.
 	 */
-	if (w0.vmalloced >= 0 && variant->fails)
-		EXPECT_EQ(0, w0.vmalloced)
-			TH_LOG("fifos taken from vmalloc()");
-	if (w0.vmalloced >= 0 && !variant->fails)
+	if (w0.vmalloced >= 0)
 		EXPECT_LE(2, w0.vmalloced)
-			TH_LOG("fifos taken from vmalloc()");
+			TH_LOG("faulted fifo allocations not taken from vmalloc()");
+	EXPECT_LE((int)w0.failed - (int)w1.failed,
+		  (int)w0.sites - (int)w1.sites - 2)
+		TH_LOG("faulted fifo allocations failed the open");
 }
 
 /* ---- the data path: R2, R7, R14 ---- */
