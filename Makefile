@@ -2,11 +2,14 @@
 #
 # mflow: console flow devices /dev/mflowN.
 #
-#   make                 build mflow.ko for KDIR (your running kernel)
+#   make                 build mflow.ko for KDIR (your running kernel),
+#                        mflowctl and libmflow (into out/)
 #   make install         mflow.ko (modules_install for KDIR's kernel, then
 #                        depmod), and under PREFIX (/usr/local): mflowctl,
-#                        mflowctl(1), mflow(4), the uapi header, the udev
-#                        rule and the sysusers.d file; creates group mflow
+#                        mflowctl(1), mflow(4), libmflow (libmflow.so.0,
+#                        libmflow.a, <mflow/mflow.h>, mflow.pc, its man
+#                        pages), the uapi header, the udev rule and the
+#                        sysusers.d file; creates group mflow
 #   make modules_install only mflow.ko
 #   make uninstall       remove what make install put in place (no kernel
 #                        headers needed)
@@ -45,6 +48,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR ?= $(PREFIX)/lib
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # make sign: DKMS's machine owner key unless KEY= and CERT= say otherwise.
@@ -61,7 +65,7 @@ DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 	tests tools lib demo bench check check-harness checkpatch compile-matrix \
 	dkms dkms-add dkms-remove
 
-all: modules
+all: modules tools
 
 # A missing build tree gets advice rather than make's "No such file".
 kdir:
@@ -102,10 +106,14 @@ install-tools:
 	install -D -m 0755 $(OUT)/tools/mflowctl $(DESTDIR)$(BINDIR)/mflowctl
 	install -D -m 0644 tools/mflowctl.1 $(DESTDIR)$(MANDIR)/man1/mflowctl.1
 
-# The uapi header (the package mflow-dev).
+# libmflow with <mflow/mflow.h>, the uapi header it includes, mflow.pc and
+# its man pages (the packages libmflow0 and mflow-dev). A real install
+# (no DESTDIR) refreshes the loader's cache.
+LIB_DIRS = PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
+	MANDIR=$(MANDIR)
 install-dev:
-	install -D -m 0644 include/uapi/linux/mflow.h \
-		$(DESTDIR)$(INCLUDEDIR)/linux/mflow.h
+	$(MAKE) -C lib O=$(OUT)/lib $(LIB_DIRS) install
+	if [ -z "$(DESTDIR)" ]; then ldconfig 2>/dev/null || true; fi
 
 # What makes the nodes usable, and mflow(4) (the package mflow-dkms): the
 # udev rule and the group mflow it names, from a sysusers.d file. Without
@@ -144,10 +152,10 @@ uninstall: uninstall-tools
 	fi
 
 uninstall-tools:
+	$(MAKE) -C lib O=$(OUT)/lib $(LIB_DIRS) uninstall
 	rm -f $(DESTDIR)$(BINDIR)/mflowctl \
 		$(DESTDIR)$(MANDIR)/man1/mflowctl.1 \
 		$(DESTDIR)$(MANDIR)/man4/mflow.4 \
-		$(DESTDIR)$(INCLUDEDIR)/linux/mflow.h \
 		$(DESTDIR)$(UDEVRULESDIR)/60-mflow.rules \
 		$(DESTDIR)$(SYSUSERSDIR)/mflow.conf
 

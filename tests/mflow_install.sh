@@ -55,14 +55,23 @@ staged_install_file_list() {
 		grep -v "^/lib/modules/$KVER/modules\." | sort)
 	echo "$got"
 	# Under /usr/local, never where packages keep their files.
-	want=$(printf '%s\n' \
+	want=$( (printf '%s\n' \
 		"/lib/modules/$KVER/updates/mflow.ko" \
 		/usr/local/bin/mflowctl \
 		/usr/local/include/linux/mflow.h \
+		/usr/local/include/mflow/mflow.h \
+		/usr/local/lib/libmflow.a \
+		/usr/local/lib/libmflow.so \
+		/usr/local/lib/libmflow.so.0 \
+		/usr/local/lib/libmflow.so.0.1.0 \
+		/usr/local/lib/pkgconfig/mflow.pc \
 		/usr/local/lib/sysusers.d/mflow.conf \
 		/usr/local/lib/udev/rules.d/60-mflow.rules \
 		/usr/local/share/man/man1/mflowctl.1 \
-		/usr/local/share/man/man4/mflow.4 | sort)
+		/usr/local/share/man/man4/mflow.4
+		for m in "$MFLOW_SRC"/lib/man/*.3; do
+			echo "/usr/local/share/man/man3/${m##*/}"
+		done) | sort)
 	# The module may be compressed as the kernel's own are, and is in
 	# extra/ rather than updates/ before 6.2.
 	[ "$(echo "$got" | sed -e 's/\.ko\.\(xz\|zst\|gz\)$/.ko/' \
@@ -77,6 +86,58 @@ staged_install_file_list() {
 		return
 	got=$(grep -v "/modules\." "$stage/uninstalled.txt")
 	[ -z "$got" ] || fail "left after make uninstall: $got"
+}
+
+# A program builds against the staged libmflow with the flags its mflow.pc
+# gives (prefix moved to the staging root), links the shared library by
+# its soname and runs: it opens a console with mflow_open() and reads
+# what the peer wrote.
+staged_libmflow_builds_and_runs() {
+	local stage usr flags got
+
+	stage=$(stage_dir) || fail "no staged install for $KVER" || return
+	usr=$stage/root/usr/local
+	cat "$usr/lib/pkgconfig/mflow.pc"
+	flags=$(PKG_CONFIG_PATH=$usr/lib/pkgconfig pkg-config \
+		--define-variable=prefix="$usr" \
+		--define-variable=libdir="$usr/lib" \
+		--define-variable=includedir="$usr/include" \
+		--cflags --libs mflow) || fail "pkg-config mflow" || return
+	echo "flags: $flags"
+	cat >"$WORK/hello.c" <<-'EOC'
+	#include <mflow/mflow.h>
+	#include <fcntl.h>
+	#include <stdio.h>
+	#include <string.h>
+	#include <unistd.h>
+
+	int main(void)
+	{
+		char buf[16] = "";
+		int a, b;
+
+		a = mflow_open("0", O_RDWR);
+		b = mflow_open("0", O_RDWR);
+		if (a < 0 || b < 0)
+			return 2;
+		if (write(a, "hello", 5) != 5 || read(b, buf, sizeof(buf)) != 5)
+			return 3;
+		printf("%s %s\n", mflow_lib_version(), buf);
+		close(a);
+		close(b);
+		return strcmp(buf, "hello") ? 4 : 0;
+	}
+	EOC
+	# shellcheck disable=SC2086 # flags are words
+	cc -o "$WORK/hello" "$WORK/hello.c" $flags ||
+		fail "cannot build against the staged libmflow" || return
+	readelf -d "$WORK/hello" | grep -q 'NEEDED.*\[libmflow\.so\.0\]' ||
+		fail "not linked to libmflow.so.0" || return
+	got=$(LD_LIBRARY_PATH=$usr/lib "$WORK/hello") ||
+		fail "the program exited $?: $got" || return
+	echo "$got"
+	[ "$got" = "$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' \
+		"$MFLOW_SRC/dkms.conf") hello" ] || fail "printed '$got'"
 }
 
 # With no build tree, make uninstall still removes every file; the module
@@ -143,8 +204,9 @@ if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
 fi
 trap 'rm -rf "$WORK"' EXIT
 
-echo "1..5"
+echo "1..6"
 run_test staged_install_file_list
+run_test staged_libmflow_builds_and_runs
 run_test make_uninstall_without_headers
 run_test make_sign_throwaway_key_then_load
 run_test modinfo_documents_every_parameter
