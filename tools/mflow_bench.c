@@ -514,6 +514,26 @@ static int child_start(struct child *c, struct link *l, int cpu,
 	return 0;
 }
 
+/*
+ * Open a link of transport @t and start the reading child on it, unpinned:
+ * the start of every one-way run. On failure nothing stays open.
+ */
+static int link_child_start(enum transport t, struct link *l, struct child *c,
+			    int (*fn)(struct link *l, void *arg, uint64_t *bytes),
+			    void *arg)
+{
+	int err;
+
+	err = link_open(t, l, 0);
+	if (err)
+		return err;
+	finals[0] = NO_FINAL;
+	err = child_start(c, l, -2, fn, arg);
+	if (err)
+		close_side(l->a);
+	return err;
+}
+
 static int child_finish(struct child *c, struct done *d, int kill_it)
 {
 	int err = 0;
@@ -591,15 +611,9 @@ static int bulk(enum transport t, struct bulk_arg *b, double *out)
 	size_t done;
 	int err, i;
 
-	err = link_open(t, &l, 0);
+	err = link_child_start(t, &l, &c, bulk_reader, b);
 	if (err)
 		return err;
-	finals[0] = NO_FINAL;
-	err = child_start(&c, &l, -2, bulk_reader, b);
-	if (err) {
-		close_side(l.a);
-		return err;
-	}
 	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 	t0 = now_ns(CLOCK_MONOTONIC);
 	for (done = 0; !err && done < b->total; done += b->chunk) {
@@ -720,15 +734,9 @@ static int console(enum transport t, struct console_arg *a, double *out)
 	size_t done = 0;
 	int err;
 
-	err = link_open(t, &l, 0);
+	err = link_child_start(t, &l, &c, console_reader, a);
 	if (err)
 		return err;
-	finals[0] = NO_FINAL;
-	err = child_start(&c, &l, -2, console_reader, a);
-	if (err) {
-		close_side(l.a);
-		return err;
-	}
 	if (a->blocked) {
 		it.fd = l.a[1];
 		err = pthread_create(&th, NULL, input_wait, &it);
@@ -1017,15 +1025,9 @@ static int sendfile_run(enum transport t, struct bulk_arg *b, double *out)
 			if (full_write(sf_fd, wbuf, 1 << 20))
 				return errno;
 	}
-	err = link_open(t, &l, 0);
+	err = link_child_start(t, &l, &c, bulk_reader, b);
 	if (err)
 		return err;
-	finals[0] = NO_FINAL;
-	err = child_start(&c, &l, -2, bulk_reader, b);
-	if (err) {
-		close_side(l.a);
-		return err;
-	}
 	t0 = now_ns(CLOCK_MONOTONIC);
 	while (!err && done < b->total &&
 	       now_ns(CLOCK_MONOTONIC) - t0 <= sample_ns) {
@@ -1148,15 +1150,9 @@ static int uring_run(enum transport t, struct uring_arg *u, double *out)
 	uint64_t t0, done = 0;
 	int err;
 
-	err = link_open(t, &l, 0);
+	err = link_child_start(t, &l, &c, uring_reader, u);
 	if (err)
 		return err;
-	finals[0] = NO_FINAL;
-	err = child_start(&c, &l, -2, uring_reader, u);
-	if (err) {
-		close_side(l.a);
-		return err;
-	}
 	t0 = now_ns(CLOCK_MONOTONIC);
 	err = uring_pump(l.a[0], wbuf, u, 1, &done);
 	if (!err)
