@@ -15,9 +15,11 @@ diag() {
 	done <<<"$*"
 }
 
-# run_test NAME: run the shell function NAME, report ok / not ok.
+# run_test NAME: run the shell function NAME, report ok / not ok. A test
+# that skips returns 4 after printing "SKIP: REASON"; the last such line
+# is the TAP skip's reason.
 run_test() {
-	local name=$1 out rc
+	local name=$1 out rc why
 
 	ntest=$((ntest + 1))
 	out=$("$name" 2>&1)
@@ -25,7 +27,10 @@ run_test() {
 	[ -n "$out" ] && diag "$out"
 	case $rc in
 	0) echo "ok $ntest $name" ;;
-	4) echo "ok $ntest $name # SKIP" ;;
+	4)
+		why=$(sed -n 's/^SKIP: //p' <<<"$out" | tail -n 1)
+		echo "ok $ntest $name # SKIP${why:+ $why}"
+		;;
 	*) echo "not ok $ntest $name"; nfail=$((nfail + 1)) ;;
 	esac
 }
