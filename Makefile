@@ -61,7 +61,7 @@ MFLOW_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(SRC)/dkms.c
 DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 
 .PHONY: all modules install modules_install uninstall install-tools \
-	uninstall-tools install-dev install-nodes sign deb stage kdir clean setup kernel matrix \
+	uninstall-tools install-dev install-uapi install-nodes sign deb stage kdir clean setup kernel matrix \
 	tests tools lib demo bench check check-harness checkpatch compile-matrix \
 	dkms dkms-add dkms-remove
 
@@ -114,6 +114,12 @@ LIB_DIRS = PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
 install-dev:
 	$(MAKE) -C lib O=$(OUT)/lib $(LIB_DIRS) install
 	if [ -z "$(DESTDIR)" ]; then ldconfig 2>/dev/null || true; fi
+
+# The uapi header alone (the Debian build puts it in mflow-dev and the
+# library, built apart for the multiarch directory, in libmflow0).
+install-uapi:
+	install -D -m 0644 include/uapi/linux/mflow.h \
+		$(DESTDIR)$(INCLUDEDIR)/linux/mflow.h
 
 # What makes the nodes usable, and mflow(4) (the package mflow-dkms): the
 # udev rule and the group mflow it names, from a sysusers.d file. Without
