@@ -17,6 +17,9 @@
 # and mflowctl next to this script (the test build puts it there). Leaves
 # every console idle and the consoles it added removed. The last test
 # unloads mflow and loads MFLOW_KO again (skipped without MFLOW_KO).
+# In the debug VM it takes 90 s alone and three times that beside other
+# VMs, more than the default 300 s:
+# mflow-timeout: 900
 
 set -u
 
