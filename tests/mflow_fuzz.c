@@ -30,7 +30,6 @@
  * the consoles made at load and by GET_FREE have the module's default).
  * Output: TAP.
  */
-#include <dirent.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -636,65 +635,6 @@ static int proc_main(long p)
 	return 0;
 }
 
-static const char *const mem_keys[] = {
-	"SUnreclaim:", "VmallocUsed:", "Percpu:",
-};
-#define NKEYS	(sizeof(mem_keys) / sizeof(mem_keys[0]))
-
-/*
- * Kernel memory that a leaked console or fifo would keep, in bytes: the
- * sum, and each of mem_keys in @part.
- */
-static long long kernel_mem(long long part[NKEYS])
-{
-	long long sum = 0, kb;
-	char line[256];
-	struct dirent *de;
-	unsigned int i;
-	DIR *d;
-	FILE *f;
-
-	if (system("udevadm settle --timeout=60 >/dev/null 2>&1")) {
-		/* No udev: nothing is queued behind it either. */
-	}
-	/* Shrinking a cache also empties KASAN's quarantine of it. */
-	d = opendir("/sys/kernel/slab");
-	while (d && (de = readdir(d))) {
-		char path[300];
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
-			 de->d_name);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			(void)!write(fd, "1", 1);
-			close(fd);
-		}
-	}
-	if (d)
-		closedir(d);
-	f = fopen("/proc/sys/vm/drop_caches", "we");
-	if (f) {
-		fputs("3\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		for (i = 0; i < NKEYS; i++)
-			if (!strncmp(line, mem_keys[i], strlen(mem_keys[i])) &&
-			    sscanf(line + strlen(mem_keys[i]), "%lld",
-				   &kb) == 1) {
-				part[i] = kb * 1024;
-				sum += kb * 1024;
-			}
-	fclose(f);
-	return sum;
-}
-
 /*
  * A console whose only endpoint left bytes for a peer that never came
  * stays connected (R15): drain it as that peer would, so it goes idle.
@@ -766,7 +706,7 @@ int main(int argc, char **argv)
 {
 	long long slack = env_or("MFLOW_FUZZ_SLACK_KIB", 1024) * 1024;
 	struct sigaction sa = { .sa_handler = on_alarm };
-	long long mem_before, mem_after, part0[NKEYS] = { 0 }, part1[NKEYS];
+	long long mem_before, mem_after, part0[KMEM_KEYS] = { 0 }, part1[KMEM_KEYS];
 	uint64_t t_end;
 	unsigned int k;
 	struct mflow_ctl_version v;
@@ -879,7 +819,7 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: calls get EINTR */
 	signal(SIGPIPE, SIG_IGN);
 
-	mem_before = kernel_mem(part0);
+	mem_before = kernel_mem(60, true, part0);
 	t0 = now_ns();
 	deadline = t0 + secs * 1000000000ULL;
 	for (p = 0; p < nprocs; p++) {
@@ -932,15 +872,15 @@ int main(int argc, char **argv)
 	 */
 	t_end = now_ns() + 60 * 1000000000ULL;
 	for (;;) {
-		mem_after = kernel_mem(part1);
+		mem_after = kernel_mem(60, true, part1);
 		if (mem_after - mem_before <= slack || now_ns() >= t_end)
 			break;
 		sleep_ms(500);
 	}
 	printf("# kernel memory %+lld bytes against the baseline (slack %lld):",
 	       mem_after - mem_before, slack);
-	for (k = 0; k < NKEYS; k++)
-		printf(" %s %+lld", mem_keys[k], part1[k] - part0[k]);
+	for (k = 0; k < KMEM_KEYS; k++)
+		printf(" %s %+lld", kernel_mem_key(k), part1[k] - part0[k]);
 	printf("\n");
 	if (mem_before < 0 || mem_after - mem_before > slack)
 		failed++;
