@@ -808,7 +808,13 @@ int main(int argc, char **argv)
 		printf("Bail out! out of memory\n");
 		return 1;
 	}
-	munmap(gone_page, 4096);
+	/*
+	 * Not unmapped: the hole would be the first place the next small
+	 * mapping goes (an io_uring ring of a worker, whose ring mask a read
+	 * into the "gone" page would then overwrite). An inaccessible page
+	 * faults the same way and is never reused.
+	 */
+	mprotect(gone_page, 4096, PROT_NONE);
 	/*
 	 * The read-only page reads as a valid ADD (any index, no name), so
 	 * that an ADD given it makes a console and then fails to write the
