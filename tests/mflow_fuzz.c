@@ -871,7 +871,7 @@ int main(int argc, char **argv)
 	long long slack = env_or("MFLOW_FUZZ_SLACK_KIB", 1024) * 1024;
 	struct sigaction sa = { .sa_handler = on_alarm };
 	long long mem_before, mem_after, part0[KMEM_KEYS] = { 0 }, part1[KMEM_KEYS];
-	uint64_t t_end, t2;
+	uint64_t t_start, t_end, t2;
 	unsigned int weighings;
 	unsigned int k;
 	struct mflow_ctl_version v;
@@ -990,9 +990,9 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: calls get EINTR */
 	signal(SIGPIPE, SIG_IGN);
 
-	t0 = now_ns();
+	t_start = now_ns();
 	mem_before = kernel_mem(SETTLE_S, true, part0);
-	printf("# baseline weighed in %.1f s\n", (now_ns() - t0) / 1e9);
+	printf("# baseline weighed in %.1f s\n", (now_ns() - t_start) / 1e9);
 	t0 = now_ns();
 	deadline = t0 + secs * 1000000000ULL;
 	for (p = 0; p < nprocs; p++) {
@@ -1067,7 +1067,7 @@ int main(int argc, char **argv)
 	       mem_before < 0 || mem_after - mem_before > slack ? "not ok" :
 	       "ok");
 	printf("# seed %llu, %lu ops, %.1f s in all\n", seed, sh->ops,
-	       (now_ns() - t0) / 1e9);
+	       (now_ns() - t_start) / 1e9);
 	close(ctl);
 	return failed || busy || sh->unexpected ? 1 : 0;
 }
