@@ -1417,43 +1417,6 @@ TEST(R15_R18_rmmod_with_added_consoles_and_max_consoles_limit)
 
 #ifdef MFLOW_CTL_SCALE
 /*
- * Unreclaimable kernel memory in bytes (unreclaimable slab, vmalloc,
- * percpu, from /proc/meminfo), measured once udev has handled every event
- * and the dentry and inode caches are dropped, so that what remains is what
- * the module and the driver core hold.
- */
-static long long kernel_mem(void)
-{
-	static const char *const keys[] = {
-		"SUnreclaim:", "VmallocUsed:", "Percpu:",
-	};
-	long long sum = 0, kb;
-	char line[256];
-	unsigned int i;
-	FILE *f;
-
-	if (system("udevadm settle --timeout=120 >/dev/null 2>&1")) {
-		/* No udev here: nothing is queued behind it either. */
-	}
-	sync();
-	f = fopen("/proc/sys/vm/drop_caches", "we");
-	if (f) {
-		fputs("3\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (!strncmp(line, keys[i], strlen(keys[i])) &&
-			    sscanf(line + strlen(keys[i]), "%lld", &kb) == 1)
-				sum += kb * 1024;
-	fclose(f);
-	return sum;
-}
-
-/*
  * MFLOW_CTL_CONSOLES consoles (default: every index up to max_consoles)
  * added, each working, then removed: memory per idle console is printed,
  * and memory returns to where it was.
@@ -1469,7 +1432,7 @@ TEST_F_TIMEOUT(mflow_ctl, R18_many_consoles_added_and_removed, 900)
 	ASSERT_GE(self->max - self->count, want);
 	idx = calloc(want, sizeof(*idx));
 	ASSERT_NE(NULL, idx);
-	before = kernel_mem();
+	before = kernel_mem(120, false, NULL);
 	t0 = now_ns();
 	for (i = 0; i < want; i++) {
 		idx[i] = ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0);
@@ -1477,7 +1440,7 @@ TEST_F_TIMEOUT(mflow_ctl, R18_many_consoles_added_and_removed, 900)
 					    strerror(-idx[i]));
 	}
 	t1 = now_ns();
-	full = kernel_mem();
+	full = kernel_mem(120, false, NULL);
 	EXPECT_EQ(self->count + want, ctl_count(self->ctl));
 	if (self->count + want == self->max)
 		EXPECT_EQ(-ENOSPC, ctl_add(self->ctl, MFLOW_CTL_ANY, NULL, 0));
@@ -1508,7 +1471,7 @@ TEST_F_TIMEOUT(mflow_ctl, R18_many_consoles_added_and_removed, 900)
 	t2 = now_ns();
 	for (i = 0; i < want; i++)
 		ASSERT_EQ(0, ctl_remove(self->ctl, idx[i], NULL));
-	after = kernel_mem();
+	after = kernel_mem(120, false, NULL);
 	EXPECT_FALSE(node_exists(idx[0]));
 	EXPECT_FALSE(node_exists(idx[want - 1]));
 	EXPECT_EQ(self->count, ctl_count(self->ctl));
@@ -1596,7 +1559,7 @@ TEST_F_TIMEOUT(mflow_ctl, R16_add_remove_cycles_from_threads, 900)
 	uint64_t t0, t1;
 	int i;
 
-	before = kernel_mem();
+	before = kernel_mem(120, false, NULL);
 	t0 = now_ns();
 	for (i = 0; i < 4; i++) {
 		c[i] = (struct cycler){ .ctl = self->ctl, .cycles = total / 4,
@@ -1611,7 +1574,7 @@ TEST_F_TIMEOUT(mflow_ctl, R16_add_remove_cycles_from_threads, 900)
 		opened += c[i].opened;
 	}
 	t1 = now_ns();
-	after = kernel_mem();
+	after = kernel_mem(120, false, NULL);
 	TH_LOG("%ld ADD+REMOVE cycles (%ld with a connection) in %.2f s: %.0f ADD+REMOVE pairs/s; kernel memory %+lld bytes",
 	       done, opened, (t1 - t0) / 1e9, done / ((t1 - t0) / 1e9),
 	       after - before);

@@ -8,7 +8,13 @@
  * poll/epoll, splice, io_uring reads and writes, every console and control
  * ioctl with valid and hostile arguments (random names, indices, sizes,
  * bad pointers), sysfs reads, and ADD/REMOVE/GET_FREE racing all of it.
- * A blocking call is cut short by a per-thread timer signal.
+ *
+ * Every call that can block (in a worker thread or in a child it forked)
+ * runs under its thread's timer, which signals it every 5 ms until the
+ * call returns; a worker stops at the time bound, and one still running
+ * WATCHDOG_S later is shown (each task's system call and kernel stack)
+ * and killed with the children it forked, failing the run. The bad
+ * pointers it passes point at nothing the process could map later.
  *
  * The op sequence of each thread is a function of the seed and the
  * thread's number alone (every op draws the same number of random words,
@@ -22,13 +28,19 @@
  * than one leaked connection's fifos (R15).
  *
  * Knobs (argv overrides env): -s SEED / MFLOW_FUZZ_SEED (default: from the
- * clock), -n OPS / MFLOW_FUZZ_OPS (ops per thread, 5000), -t SECS /
- * MFLOW_FUZZ_SECS (time bound, 90), -p PROCS / MFLOW_FUZZ_PROCS (2),
+ * clock), -n OPS / MFLOW_FUZZ_OPS (ops per thread, 2500: about a minute
+ * in the debug VM), -t SECS / MFLOW_FUZZ_SECS (time bound on the ops, 90),
+ * -p PROCS / MFLOW_FUZZ_PROCS (2),
  * -j THREADS / MFLOW_FUZZ_THREADS (threads per process, 2),
  * MFLOW_FUZZ_SLACK_KIB (memory slack, 1024: most consoles it adds have
  * 1 or 2 MiB fifos, so a leaked connection of theirs holds 2 MiB or more;
  * the consoles made at load and by GET_FREE have the module's default).
- * Output: TAP.
+ * Output: TAP, with the seed and the count of ops done.
+ *
+ * Time: the ops end within -t SECS (WATCHDOG_S more for a stuck worker),
+ * the idle check within 10 s and the memory oracle within WEIGH_S plus
+ * one weighing (udev's settle bounded by SETTLE_S): with the defaults the
+ * run ends well inside the harness's 300 s per suite.
  */
 #include <dirent.h>
 #include <sched.h>
@@ -51,6 +63,9 @@
 #define NADD		24	/* indices the fuzzer adds consoles at */
 #define BUFSZ		(600U << 10)
 #define TIMER_NS	(5 * 1000 * 1000)
+#define WATCHDOG_S	30	/* past the time bound: a worker is stuck */
+#define SETTLE_S	20	/* the most one weighing waits for udev */
+#define WEIGH_S		45	/* weighings start this long at the most */
 
 static const char *const names[] = {
 	"fz0", "fz1", "fz2", "fz3", "", "7", "mflow9", "-x", "db\xc0",
@@ -78,7 +93,7 @@ struct shared {
 
 static struct shared *sh;
 static unsigned long long seed;
-static long ops_per_thread = 5000, secs = 90, nprocs = 2, nthreads = 2;
+static long ops_per_thread = 2500, secs = 90, nprocs = 2, nthreads = 2;
 static uint64_t deadline;
 static __u32 nloaded, max_consoles, add_base;
 static void *ro_page, *gone_page;
@@ -116,10 +131,18 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-/* Cut the next blocking call short after TIMER_NS. */
+/*
+ * Cut the next blocking call short after TIMER_NS, and again every
+ * TIMER_NS until disarm(): a signal that comes before the call starts to
+ * wait (a thread can lose the CPU for longer than TIMER_NS between here
+ * and its call) is followed by one that ends the wait.
+ */
 static void arm(struct worker *w)
 {
-	struct itimerspec its = { .it_value.tv_nsec = TIMER_NS };
+	struct itimerspec its = {
+		.it_value.tv_nsec = TIMER_NS,
+		.it_interval.tv_nsec = TIMER_NS,
+	};
 
 	if (w->has_timer)
 		timer_settime(w->timer, 0, &its, NULL);
@@ -636,65 +659,6 @@ static int proc_main(long p)
 	return 0;
 }
 
-static const char *const mem_keys[] = {
-	"SUnreclaim:", "VmallocUsed:", "Percpu:",
-};
-#define NKEYS	(sizeof(mem_keys) / sizeof(mem_keys[0]))
-
-/*
- * Kernel memory that a leaked console or fifo would keep, in bytes: the
- * sum, and each of mem_keys in @part.
- */
-static long long kernel_mem(long long part[NKEYS])
-{
-	long long sum = 0, kb;
-	char line[256];
-	struct dirent *de;
-	unsigned int i;
-	DIR *d;
-	FILE *f;
-
-	if (system("udevadm settle --timeout=60 >/dev/null 2>&1")) {
-		/* No udev: nothing is queued behind it either. */
-	}
-	/* Shrinking a cache also empties KASAN's quarantine of it. */
-	d = opendir("/sys/kernel/slab");
-	while (d && (de = readdir(d))) {
-		char path[300];
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
-			 de->d_name);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			(void)!write(fd, "1", 1);
-			close(fd);
-		}
-	}
-	if (d)
-		closedir(d);
-	f = fopen("/proc/sys/vm/drop_caches", "we");
-	if (f) {
-		fputs("3\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		for (i = 0; i < NKEYS; i++)
-			if (!strncmp(line, mem_keys[i], strlen(mem_keys[i])) &&
-			    sscanf(line + strlen(mem_keys[i]), "%lld",
-				   &kb) == 1) {
-				part[i] = kb * 1024;
-				sum += kb * 1024;
-			}
-	fclose(f);
-	return sum;
-}
-
 /*
  * A console whose only endpoint left bytes for a peer that never came
  * stays connected (R15): drain it as that peer would, so it goes idle.
@@ -749,6 +713,146 @@ static unsigned int busy_consoles(int ctl, char *what, size_t len)
 	return busy;
 }
 
+/* One line of a /proc file, without its newline ("" if unreadable). */
+static void proc_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(buf, len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * Every task of the workers' process groups: its state, where it sleeps,
+ * the system call it is in (number and arguments) and its kernel stack.
+ */
+static void show_tasks(const pid_t *pids)
+{
+	char path[80], stat[512], wchan[64], call[256], frame[128];
+	struct dirent *de, *te;
+	int pid, tid, pgrp, ppid;
+	DIR *d, *t;
+	FILE *f;
+	char st;
+	long p;
+
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		pid = atoi(de->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		proc_line(path, stat, sizeof(stat));
+		if (!strrchr(stat, ')') ||
+		    sscanf(strrchr(stat, ')') + 1, " %c %d %d", &st, &ppid,
+			   &pgrp) != 3)
+			continue;
+		for (p = 0; p < nprocs; p++)
+			if (pids[p] > 0 && pgrp == pids[p])
+				break;
+		if (p == nprocs)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+		t = opendir(path);
+		while (t && (te = readdir(t))) {
+			tid = atoi(te->d_name);
+			if (tid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat",
+				 pid, tid);
+			proc_line(path, stat, sizeof(stat));
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan",
+				 pid, tid);
+			proc_line(path, wchan, sizeof(wchan));
+			snprintf(path, sizeof(path),
+				 "/proc/%d/task/%d/syscall", pid, tid);
+			proc_line(path, call, sizeof(call));
+			printf("#   process %d (group %d) task %d: state %c, wchan %s, syscall %s; stack:",
+			       pid, pgrp, tid,
+			       strrchr(stat, ')') ? strrchr(stat, ')')[2] : '?',
+			       wchan, call);
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/stack",
+				 pid, tid);
+			f = fopen(path, "re");
+			while (f && fgets(frame, sizeof(frame), f)) {
+				frame[strcspn(frame, "\n")] = '\0';
+				printf(" %s", frame);
+			}
+			if (f)
+				fclose(f);
+			printf("\n");
+		}
+		if (t)
+			closedir(t);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * Wait for the worker processes (each the leader of its own process
+ * group, with the children it forks). Every blocking call they make is
+ * cut short by their timers and they stop at the time bound, so one still
+ * running WATCHDOG_S later is stuck: its tasks are shown and its group
+ * killed. Returns the number of workers that failed, stuck or not.
+ */
+static int reap_workers(pid_t *pids)
+{
+	uint64_t kill_at = deadline + WATCHDOG_S * 1000000000ULL, give_up = 0;
+	long p, left = 0;
+	int failed = 0, st;
+	pid_t r;
+
+	for (p = 0; p < nprocs; p++) {
+		if (pids[p] > 0) {
+			left++;
+			continue;
+		}
+		printf("# process %ld: fork: %s\n", p, strerror(-pids[p]));
+		failed++;
+	}
+	while (left) {
+		for (p = 0; p < nprocs; p++) {
+			if (pids[p] <= 0)
+				continue;
+			st = 0;
+			r = waitpid(pids[p], &st, WNOHANG);
+			if (r == 0)
+				continue;
+			if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+				printf("# process %ld failed (status %#x)\n", p,
+				       st);
+				failed++;
+			}
+			pids[p] = 0;
+			left--;
+		}
+		if (!left)
+			break;
+		if (!give_up && now_ns() > kill_at) {
+			printf("# watchdog: %ld processes still running %d s past the time bound, killed; their tasks:\n",
+			       left, WATCHDOG_S);
+			show_tasks(pids);
+			for (p = 0; p < nprocs; p++)
+				if (pids[p] > 0)
+					kill(-pids[p], SIGKILL);
+			give_up = now_ns() + 10000000000ULL;
+		} else if (give_up && now_ns() > give_up) {
+			printf("# watchdog: %ld processes outlived SIGKILL by 10 s\n",
+			       left);
+			failed += left;
+			break;
+		}
+		sleep_ms(20);	/* a poll with a deadline, not a handshake */
+	}
+	return failed;
+}
+
 static long env_or(const char *name, long def)
 {
 	const char *v = getenv(name);
@@ -766,8 +870,9 @@ int main(int argc, char **argv)
 {
 	long long slack = env_or("MFLOW_FUZZ_SLACK_KIB", 1024) * 1024;
 	struct sigaction sa = { .sa_handler = on_alarm };
-	long long mem_before, mem_after, part0[NKEYS] = { 0 }, part1[NKEYS];
-	uint64_t t_end;
+	long long mem_before, mem_after, part0[KMEM_KEYS] = { 0 }, part1[KMEM_KEYS];
+	uint64_t t_start, t_end, t2;
+	unsigned int weighings;
 	unsigned int k;
 	struct mflow_ctl_version v;
 	struct mflow_ctl_query q;
@@ -868,7 +973,13 @@ int main(int argc, char **argv)
 		printf("Bail out! out of memory\n");
 		return 1;
 	}
-	munmap(gone_page, 4096);
+	/*
+	 * Not unmapped: the hole would be the first place the next small
+	 * mapping goes (an io_uring ring of a worker, whose ring mask a read
+	 * into the "gone" page would then overwrite). An inaccessible page
+	 * faults the same way and is never reused.
+	 */
+	mprotect(gone_page, 4096, PROT_NONE);
 	/*
 	 * The read-only page reads as a valid ADD (any index, no name), so
 	 * that an ADD given it makes a console and then fails to write the
@@ -879,26 +990,27 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: calls get EINTR */
 	signal(SIGPIPE, SIG_IGN);
 
-	mem_before = kernel_mem(part0);
+	t_start = now_ns();
+	mem_before = kernel_mem(SETTLE_S, true, part0);
+	printf("# baseline weighed in %.1f s\n", (now_ns() - t_start) / 1e9);
 	t0 = now_ns();
 	deadline = t0 + secs * 1000000000ULL;
 	for (p = 0; p < nprocs; p++) {
 		pids[p] = fork();
-		if (pids[p] == 0)
+		if (pids[p] == 0) {
+			setpgid(0, 0);
 			_exit(proc_main(p));
-	}
-	for (p = 0; p < nprocs; p++) {
-		int st = 0;
-
-		if (pids[p] < 0 || waitpid(pids[p], &st, 0) < 0 ||
-		    !WIFEXITED(st) || WEXITSTATUS(st)) {
-			printf("# process %ld failed (status %#x)\n", p, st);
-			failed++;
 		}
+		if (pids[p] > 0)
+			setpgid(pids[p], pids[p]);
+		else
+			pids[p] = -errno;
 	}
+	failed += reap_workers(pids);
 	t1 = now_ns();
 	if (sh->ops < (unsigned long)(ops_per_thread * nprocs * nthreads))
-		printf("# the time bound (%ld s) ended the run early\n", secs);
+		printf("# the time bound (%ld s) ended the run early: %lu ops of %ld\n",
+		       secs, sh->ops, ops_per_thread * nprocs * nthreads);
 	printf("# %lu ops in %.1f s: %.0f ops/s; %lu control calls (%lu ADD, %lu REMOVE), %lu opens, %lu forks, %lu io_uring rings, %lu splices\n",
 	       sh->ops, (t1 - t0) / 1e9, sh->ops / ((t1 - t0) / 1e9),
 	       sh->ctl_ops, sh->adds, sh->removes, sh->opens, sh->forks,
@@ -926,28 +1038,36 @@ int main(int argc, char **argv)
 	/*
 	 * Some of what the fuzz freed goes back later, by work items and RCU
 	 * callbacks (io_uring's ring exit, file structures, percpu chunks):
-	 * weigh again for up to 60 s while it is above the baseline. One
-	 * weighing shrinks every slab cache, which takes seconds on a debug
-	 * kernel: the bound is on time, not on the count of weighings.
+	 * weigh again while it is above the baseline. One weighing shrinks
+	 * every slab cache, which takes seconds (tens on a loaded debug
+	 * kernel): the bound is on time, not on the count of weighings, and
+	 * no weighing starts that would end past WEIGH_S, judging by the
+	 * one before.
 	 */
-	t_end = now_ns() + 60 * 1000000000ULL;
-	for (;;) {
-		mem_after = kernel_mem(part1);
-		if (mem_after - mem_before <= slack || now_ns() >= t_end)
+	t2 = now_ns();
+	t_end = t2 + WEIGH_S * 1000000000ULL;
+	for (weighings = 1;; weighings++) {
+		uint64_t w0 = now_ns();
+
+		mem_after = kernel_mem(SETTLE_S, true, part1);
+		if (mem_after - mem_before <= slack ||
+		    2 * now_ns() - w0 + 500 * MSEC > t_end)
 			break;
-		sleep_ms(500);
+		sleep_ms(500);	/* let work items and RCU callbacks run */
 	}
-	printf("# kernel memory %+lld bytes against the baseline (slack %lld):",
-	       mem_after - mem_before, slack);
-	for (k = 0; k < NKEYS; k++)
-		printf(" %s %+lld", mem_keys[k], part1[k] - part0[k]);
+	printf("# kernel memory %+lld bytes against the baseline (slack %lld, %u weighings in %.1f s):",
+	       mem_after - mem_before, slack, weighings,
+	       (now_ns() - t2) / 1e9);
+	for (k = 0; k < KMEM_KEYS; k++)
+		printf(" %s %+lld", kernel_mem_key(k), part1[k] - part0[k]);
 	printf("\n");
 	if (mem_before < 0 || mem_after - mem_before > slack)
 		failed++;
 	printf("%s 3 R15_kernel_memory_back_to_baseline\n",
 	       mem_before < 0 || mem_after - mem_before > slack ? "not ok" :
 	       "ok");
-	printf("# seed %llu\n", seed);
+	printf("# seed %llu, %lu ops, %.1f s in all\n", seed, sh->ops,
+	       (now_ns() - t_start) / 1e9);
 	close(ctl);
 	return failed || busy || sh->unexpected ? 1 : 0;
 }

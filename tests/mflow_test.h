@@ -2,7 +2,8 @@
 /*
  * Helpers shared by the mflow userspace tests: attaching both endpoints of
  * a console, ioctl wrappers, a byte pattern keyed by stream offset, helper
- * processes that die with the test, and signal plumbing.
+ * processes that die with the test, signal plumbing, and the weighing of
+ * the kernel's own memory.
  *
  * Every test attaches both endpoints of its console and lets both detach
  * before it ends, so the next test finds the console idle.
@@ -10,6 +11,7 @@
 #ifndef MFLOW_TEST_H
 #define MFLOW_TEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -593,6 +595,95 @@ static inline pid_t spawn_keeping(int fd[2], int keep)
 	else if (pid > 0)
 		close_fd(&fd[keep]);
 	return pid;
+}
+
+/* ---- kernel memory ---- */
+
+/* The /proc/meminfo lines kernel_mem() adds up. */
+#define KMEM_KEYS	3
+
+static inline const char *kernel_mem_key(unsigned int i)
+{
+	static const char *const keys[KMEM_KEYS] = {
+		"SUnreclaim:", "VmallocUsed:", "Percpu:",
+	};
+
+	return keys[i];
+}
+
+/*
+ * Every slab cache shrunk, which also empties KASAN's quarantine of it:
+ * seconds on a debug kernel.
+ */
+static inline void shrink_slabs(void)
+{
+	struct dirent *de;
+	char path[300];
+	DIR *d;
+	int fd;
+
+	d = opendir("/sys/kernel/slab");
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
+			 de->d_name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)!write(fd, "1", 1);
+			close(fd);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * Unreclaimable kernel memory in bytes (unreclaimable slab, vmalloc,
+ * percpu, from /proc/meminfo: where consoles, fifos and files live),
+ * measured once udev has handled every event (waiting up to @settle_s)
+ * and the dentry and inode caches are dropped, so that what remains is
+ * what the module and the driver core hold. With @shrink, every slab
+ * cache is shrunk first. Each key's share goes to @part (if not NULL).
+ * -1 if /proc/meminfo cannot be read.
+ */
+static inline long long kernel_mem(unsigned int settle_s, bool shrink,
+				   long long part[KMEM_KEYS])
+{
+	long long sum = 0, kb;
+	char line[256];
+	unsigned int i;
+	FILE *f;
+
+	snprintf(line, sizeof(line),
+		 "udevadm settle --timeout=%u >/dev/null 2>&1", settle_s);
+	if (system(line)) {
+		/* No udev here: nothing is queued behind it either. */
+	}
+	sync();
+	if (shrink)
+		shrink_slabs();
+	f = fopen("/proc/sys/vm/drop_caches", "we");
+	if (f) {
+		fputs("3\n", f);
+		fclose(f);
+	}
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < KMEM_KEYS; i++) {
+			const char *key = kernel_mem_key(i);
+
+			if (strncmp(line, key, strlen(key)) ||
+			    sscanf(line + strlen(key), "%lld", &kb) != 1)
+				continue;
+			if (part)
+				part[i] = kb * 1024;
+			sum += kb * 1024;
+		}
+	fclose(f);
+	return sum;
 }
 
 /*
