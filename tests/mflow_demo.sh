@@ -18,21 +18,12 @@
 
 set -u
 
-MOD=mflow
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null
-. "$HERE/mflow_paths.env"
-KVER=$(uname -r)
-KDIR=/usr/src/linux-headers-$KVER
-WORK=$(mktemp -d /tmp/mflow_demo.XXXXXX)
 
 # shellcheck source=tap.sh
 . "$HERE/tap.sh"
+build_suite_setup demo
 
-back_to_test_module() {
-	rmmod $MOD 2>/dev/null
-	insmod "$MFLOW_KO" && udevadm settle
-}
 
 # demo_said LOG: the demo's every step, with its data, is in LOG. The two
 # messages in flight before the half-close may come in one read or two:

@@ -37,18 +37,13 @@
 
 set -u
 
-MOD=mflow
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null
-. "$HERE/mflow_paths.env"
-KVER=$(uname -r)
-KDIR=/usr/src/linux-headers-$KVER
-WORK=$(mktemp -d /tmp/mflow_dkms.XXXXXX)
 OVL=/run/mflow-install-overlays
 export DEBIAN_FRONTEND=noninteractive
 
 # shellcheck source=tap.sh
 . "$HERE/tap.sh"
+build_suite_setup dkms
 
 # overlay DIR [LOWER]: a writable overlay over DIR (lower layer LOWER,
 # default DIR itself) with its upper layer in the guest's tmpfs. Each test
@@ -115,10 +110,6 @@ teardown_overlays() {
 
 # back_to_test_module: mflow loaded from MFLOW_KO with its defaults; new
 # nodes, so udev applies the rules in force now.
-back_to_test_module() {
-	rmmod $MOD 2>/dev/null
-	insmod "$MFLOW_KO" && udevadm settle
-}
 
 cleanup() {
 	dkms remove -m $MOD -v "$MFLOW_VERSION" --all >/dev/null 2>&1

@@ -19,22 +19,12 @@
 
 set -u
 
-MOD=mflow
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null
-. "$HERE/mflow_paths.env"
-KVER=$(uname -r)
-KDIR=/usr/src/linux-headers-$KVER
-WORK=$(mktemp -d /tmp/mflow_install.XXXXXX)
 
 # shellcheck source=tap.sh
 . "$HERE/tap.sh"
+build_suite_setup install
 
-# back_to_test_module: mflow loaded from MFLOW_KO with its defaults.
-back_to_test_module() {
-	rmmod $MOD 2>/dev/null
-	insmod "$MFLOW_KO" && udevadm settle
-}
 
 # The host staged for this kernel in $MFLOW_STAGE_DIR/<kernel>/.
 stage_dir() {

@@ -51,3 +51,24 @@ fail() {
 	echo "$*"
 	return 1
 }
+
+# build_suite_setup NAME: for the suites that install or build mflow
+# (mflow_install.sh, mflow_dkms.sh, mflow_demo.sh), with HERE set to the
+# suite's directory: MOD, the paths of mflow_paths.env (MFLOW_SRC, ...),
+# the running kernel's release KVER and its headers KDIR in /usr/src, and
+# a scratch directory WORK (/tmp/mflow_NAME.XXXXXX).
+# shellcheck disable=SC2034 # the suites use them
+build_suite_setup() {
+	MOD=mflow
+	# shellcheck source=/dev/null
+	. "$HERE/mflow_paths.env"
+	KVER=$(uname -r)
+	KDIR=/usr/src/linux-headers-$KVER
+	WORK=$(mktemp -d "/tmp/mflow_$1.XXXXXX")
+}
+
+# back_to_test_module: mflow loaded from MFLOW_KO with its defaults.
+back_to_test_module() {
+	rmmod "$MOD" 2>/dev/null
+	insmod "$MFLOW_KO" && udevadm settle
+}
