@@ -1230,20 +1230,7 @@ TEST_F_TIMEOUT(mflow_ctl, R19_R16_sysfs_notify_races_remove, 120)
 
 /* ---- R19: tracepoints ---- */
 
-#define TRACEFS		"/sys/kernel/tracing"
 #define PAYLOAD_PARAM	"/sys/module/mflow/parameters/trace_payload"
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 /* Write @msg on one endpoint of console @idx and read it on the other. */
 static void trace_round_trip(struct __test_metadata *_metadata, int idx,
@@ -1278,17 +1265,8 @@ TEST_F(mflow_ctl, R19_trace_payload_only_when_asked)
 		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
 	if (access(TRACEFS "/instances", F_OK))
 		SKIP(return, "no tracefs at " TRACEFS);
-	/*
-	 * Enabling an event also starts comm recording (record-cmd, which
-	 * instances inherit), and that live-patches sched_switch's static
-	 * branch in __schedule while every vCPU runs it: under emulation a
-	 * vCPU can still execute the patch's int3 afterwards (Oops: int3 in
-	 * __schedule, seen with 6.12). With record-cmd off only mflow's own
-	 * tracepoints are patched, as in mflow_ctl_tool.sh's trace case.
-	 */
-	ASSERT_EQ(0, read_text(TRACEFS "/options/record-cmd", rec, sizeof(rec),
-			       true));
-	ASSERT_EQ(0, write_text(TRACEFS "/options/record-cmd", "0"));
+	/* Only mflow's own tracepoints get patched (record_cmd_off()). */
+	ASSERT_EQ(0, record_cmd_off(rec, sizeof(rec)));
 	snprintf(inst, sizeof(inst), TRACEFS "/instances/mflow_ctl_%d",
 		 getpid());
 	ASSERT_EQ(0, mkdir(inst, 0700)) TH_LOG("%s: %s", inst,
@@ -1329,7 +1307,7 @@ TEST_F(mflow_ctl, R19_trace_payload_only_when_asked)
 	EXPECT_EQ(0, ctl_remove(self->ctl, idx, NULL));
 	free(trace);
 	EXPECT_EQ(0, rmdir(inst));
-	EXPECT_EQ(0, write_text(TRACEFS "/options/record-cmd", rec));
+	EXPECT_EQ(0, write_text(RECORD_CMD, rec));
 }
 
 static int module_unload(void)

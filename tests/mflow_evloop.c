@@ -353,7 +353,7 @@ static long trace_count(const char *event)
 {
 	char line[512];
 	long n = 0;
-	FILE *f = fopen("/sys/kernel/tracing/trace", "r");
+	FILE *f = fopen(TRACEFS "/trace", "r");
 
 	if (!f)
 		return -1;
@@ -363,18 +363,8 @@ static long trace_count(const char *event)
 	return n;
 }
 
-static bool trace_event(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	bool ok = f && fputs(val, f) >= 0;
-
-	if (f)
-		ok &= fclose(f) == 0;
-	return ok;
-}
-
-#define POLL_ARM "/sys/kernel/tracing/events/io_uring/io_uring_poll_arm/enable"
-#define MFLOW_WRITE "/sys/kernel/tracing/events/mflow/mflow_write/enable"
+#define POLL_ARM	TRACEFS "/events/io_uring/io_uring_poll_arm/enable"
+#define MFLOW_WRITE	TRACEFS "/events/mflow/mflow_write/enable"
 
 /*
  * An io_uring write of fifo + 1 bytes on a blocking fd, with a slow
@@ -382,7 +372,9 @@ static bool trace_event(const char *path, const char *val)
  * arms of poll, not after io_uring's loop of up to 128 retries. Counted
  * with the io_uring_poll_arm tracepoint where the kernel has tracefs (and
  * the calls into the module's write with its mflow_write event), and
- * always with the endpoint's own count of EAGAIN answers (fdinfo).
+ * always with the endpoint's own count of EAGAIN answers (fdinfo). The
+ * events are on only while nothing else runs the code they patch, and
+ * with comm recording off (record_cmd_off()).
  */
 TEST_F(mflow_evloop, R6_io_uring_large_write_needs_no_poll_loop)
 {
@@ -394,14 +386,16 @@ TEST_F(mflow_evloop, R6_io_uring_large_write_needs_no_poll_loop)
 	struct __kernel_timespec ts = { .tv_sec = 20 };
 	struct io_uring ring;
 	long again0, again1, arms = -1, calls = -1;
+	char rec[8] = "";
 	bool traced;
 	pthread_t th;
 	int res;
 
 	ASSERT_NE(NULL, src);
 	again0 = fdinfo_num(self->fd[0], "mflow-again");
-	traced = trace_event(POLL_ARM, "1") && trace_event(MFLOW_WRITE, "1") &&
-		 trace_event("/sys/kernel/tracing/trace", "");
+	traced = !record_cmd_off(rec, sizeof(rec)) &&
+		 !write_text(POLL_ARM, "1") && !write_text(MFLOW_WRITE, "1") &&
+		 !write_text(TRACEFS "/trace", "");
 	if (!traced)
 		TH_LOG("no io_uring tracepoints: counting EAGAIN answers only");
 
@@ -418,9 +412,12 @@ TEST_F(mflow_evloop, R6_io_uring_large_write_needs_no_poll_loop)
 	if (traced) {
 		arms = trace_count("io_uring_poll_arm:");
 		calls = trace_count("mflow_write:");
-		trace_event(POLL_ARM, "0");
-		trace_event(MFLOW_WRITE, "0");
 	}
+	/* Off again even if only some went on; comm recording last. */
+	write_text(POLL_ARM, "0");
+	write_text(MFLOW_WRITE, "0");
+	if (rec[0])
+		write_text(RECORD_CMD, rec);
 	again1 = fdinfo_num(self->fd[0], "mflow-again");
 	ASSERT_EQ(0, shut(self->fd[0], MFLOW_SHUT_WR));
 	pthread_join(th, NULL);

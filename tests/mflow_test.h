@@ -195,7 +195,6 @@ static inline long pat_mismatch(const void *buf, uint64_t off, size_t len)
 	return -1;
 }
 
-/* Read until @len bytes, EOF or an error; the bytes read, or -errno. */
 /*
  * The text file @path into @buf: at most @len - 1 bytes, then a NUL; with
  * @chomp a trailing newline is cut. Return: 0, or -errno.
@@ -219,6 +218,44 @@ static inline int read_text(const char *path, char *buf, size_t len,
 	return 0;
 }
 
+/*
+ * @text into the file @path, in one write; opened with O_TRUNC, which
+ * clears a tracefs trace file. Return: 0, or -errno.
+ */
+static inline int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define RECORD_CMD	TRACEFS "/options/record-cmd"
+
+/*
+ * Before a test enables trace events: turn off tracefs's comm recording
+ * (record-cmd, which instances inherit), saving its value in @saved for
+ * write_text(RECORD_CMD, saved) afterwards. Enabling an event with it on
+ * also live-patches the sched_switch and sched_wakeup static branches in
+ * __schedule() and try_to_wake_up() while every vCPU runs them, and under
+ * emulation a vCPU can still execute the patch's int3 after the patch is
+ * done: "Oops: int3" in __schedule() or ttwu_do_activate(), a panic (seen
+ * on 6.12 under TCG). With it off only the tracepoints enabled are
+ * patched. Return: 0, or -errno (no tracefs).
+ */
+static inline int record_cmd_off(char *saved, size_t len)
+{
+	int ret = read_text(RECORD_CMD, saved, len, true);
+
+	return ret ? ret : write_text(RECORD_CMD, "0");
+}
+
+/* Read until @len bytes, EOF or an error; the bytes read, or -errno. */
 static inline ssize_t read_full(int fd, void *buf, size_t len)
 {
 	size_t got = 0;
