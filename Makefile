@@ -3,13 +3,15 @@
 # mflow: console flow devices /dev/mflowN.
 #
 #   make                 build mflow.ko for KDIR (your running kernel),
-#                        mflowctl and libmflow (into out/)
+#                        mflowctl, libmflow and the bindings (into out/)
 #   make install         mflow.ko (modules_install for KDIR's kernel, then
 #                        depmod), and under PREFIX (/usr/local): mflowctl,
 #                        mflowctl(1), mflow(4), libmflow (libmflow.so.0,
 #                        libmflow.a, <mflow/mflow.h>, mflow.pc, its man
-#                        pages), the uapi header, the udev rule and the
-#                        sysusers.d file; creates group mflow
+#                        pages), the uapi header, the udev rule, the
+#                        sysusers.d file and the bindings (the Python
+#                        package, and the OCaml library where dune and its
+#                        libraries are installed); creates group mflow
 #   make modules_install only mflow.ko
 #   make uninstall       remove what make install put in place (no kernel
 #                        headers needed)
@@ -17,10 +19,9 @@
 #                        KEY=private.key CERT=cert.der)
 #   make deb             the Debian source and binary packages into out/deb,
 #                        checked by lintian (scripts/mkdeb)
-#   make bindings        the Python package and the OCaml library into
-#                        out/bindings (docs/python.md, docs/ocaml.md)
-#   make install-bindings  install them (PYDIR=; OCAML_PREFIX=, default
-#                        /usr/local, for dune install)
+#   make bindings        only the Python package and the OCaml library,
+#                        into out/bindings (docs/python.md, docs/ocaml.md)
+#   make install-bindings  only install them (PYDIR=, OCAML_LIBDIR=)
 #   make demo            show two processes talking over /dev/mflow0
 #   make check           every test suite on the default kernels (debug,
 #                        bookworm 6.1, 6.12 and 6.12 PREEMPT_RT)
@@ -65,7 +66,7 @@ DKMS_SRC := /usr/src/mflow-$(MFLOW_VERSION)
 	tests tools lib demo bench check check-harness checkpatch compile-matrix \
 	dkms dkms-add dkms-remove
 
-all: modules tools
+all: modules tools bindings
 
 # A missing build tree gets advice rather than make's "No such file".
 kdir:
@@ -98,7 +99,8 @@ modules_install: kdir
 	$(MAKE) -C $(KDIR) M=$(SRC) CONFIG_KUNIT= $(NO_AUTOSIGN) modules_install
 	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
 
-install: modules_install install-tools install-dev install-nodes
+install: modules_install install-tools install-dev install-nodes \
+	install-bindings
 
 # mflowctl and its man page (the package mflow-tools).
 install-tools:
@@ -149,7 +151,7 @@ install-nodes:
 # from 6.2 on, in extra/ before.
 UNINSTALL_RELEASE = $(or $(KRELEASE),$(shell uname -r))
 
-uninstall: uninstall-tools
+uninstall: uninstall-tools uninstall-bindings
 	rm -f $(addprefix $(INSTALL_MOD_PATH)/lib/modules/$(UNINSTALL_RELEASE)/, \
 		$(addsuffix /mflow.ko*,$(or $(INSTALL_MOD_DIR),updates extra)))
 	if [ -d $(INSTALL_MOD_PATH)/lib/modules/$(UNINSTALL_RELEASE) ]; then \
@@ -184,18 +186,42 @@ deb:
 	scripts/mkdeb $(OUT)/deb
 
 # The language bindings: a pure-Python package (its constants made from
-# the uapi header) and an OCaml library (dune).
-.PHONY: bindings install-bindings
-PYDIR ?= /usr/local/lib/python3/dist-packages
+# the uapi header) and an OCaml library (dune). The Python package goes
+# where Debian's python3 looks under PREFIX; the OCaml library where
+# Debian's ocamlfind looks (its destdir for /usr/local), and only when
+# dune and the OCaml libraries it needs are there (OCAML=yes or no says).
+.PHONY: bindings install-bindings uninstall-bindings
+PYTHON ?= python3
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYDIR ?= $(PREFIX)/lib/python$(PYVER)/dist-packages
+OCAMLVER := $(shell ocamlc -version 2>/dev/null)
+OCAML_LIBDIR ?= $(PREFIX)/lib/ocaml/$(OCAMLVER)
+OCAML ?= $(shell command -v dune >/dev/null && \
+	ocamlfind query lwt.unix cstruct-lwt fmt >/dev/null 2>&1 && echo yes)
+OCAML_MISSING := mflow: the OCaml library is left out: it needs dune, lwt, \
+	cstruct and fmt (apt install ocaml-dune liblwt-ocaml-dev \
+	libcstruct-ocaml-dev libfmt-ocaml-dev)
+
 bindings:
-	$(MAKE) -C bindings/python O=$(OUT)/bindings/python
+	$(MAKE) -C bindings/python O=$(OUT)/bindings/python PYTHON=$(PYTHON)
+ifeq ($(OCAML),yes)
 	$(MAKE) -C bindings/ocaml O=$(OUT)/bindings/ocaml
+else
+	@echo "$(OCAML_MISSING)"
+endif
 
 install-bindings: bindings
-	$(MAKE) -C bindings/python O=$(OUT)/bindings/python install \
-		DESTDIR=$(DESTDIR) PYDIR=$(PYDIR)
+	$(MAKE) -C bindings/python O=$(OUT)/bindings/python PYTHON=$(PYTHON) \
+		install DESTDIR=$(DESTDIR) PYDIR=$(PYDIR)
+ifeq ($(OCAML),yes)
 	$(MAKE) -C bindings/ocaml O=$(OUT)/bindings/ocaml install \
-		PREFIX=$(or $(OCAML_PREFIX),/usr/local)
+		PREFIX=$(PREFIX) LIBDIR=$(OCAML_LIBDIR) DESTDIR=$(DESTDIR)
+endif
+
+# Without dune or Python: the files make install-bindings puts in place.
+uninstall-bindings:
+	rm -rf $(DESTDIR)$(PYDIR)/mflow $(DESTDIR)$(OCAML_LIBDIR)/mflow
+	rm -f $(DESTDIR)$(OCAML_LIBDIR)/stublibs/dllmflow_stubs.so
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(SRC) clean 2>/dev/null || true

@@ -7,8 +7,10 @@
 # VMs): a `make install DESTDIR=` staging root (PREFIX defaults to
 # /usr/local), what `make uninstall` left of it, with the kernel's build
 # tree and with none, a module signed by `make sign` with a throwaway key,
-# and make's words without a build tree. Here the staged file list is compared with
-# the expected one, modinfo names the signer, the signed module loads and
+# the example of docs/ocaml.md built against the staged OCaml library, and
+# make's words without a build tree. Here the staged file list is compared
+# with the expected one, the staged libmflow, Python package and OCaml
+# library work, modinfo names the signer, the signed module loads and
 # works, and modinfo documents every parameter the loaded module has.
 # tests/mflow_dkms.sh does the installs that need a writable root.
 #
@@ -36,6 +38,25 @@ stage_dir() {
 	return 1
 }
 
+# The bindings' files make install puts under /usr/local: the Python
+# package where Debian's python3 looks, the OCaml library where Debian's
+# ocamlfind looks (dune install's layout: per module its .ml, .cmi, .cmt
+# and .cmx, an .mli and .cmti for those with an interface).
+bindings_files() {
+	local py ml m
+
+	py=/usr/local/lib/python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages/mflow
+	ml=/usr/local/lib/ocaml/$(ocamlc -version)
+	printf "$py/%s\n" __init__.py aio.py _uapi.py
+	echo "$ml/stublibs/dllmflow_stubs.so"
+	printf "$ml/mflow/%s\n" META dune-package opam libmflow_stubs.a \
+		mflow.a mflow.cma mflow.cmxa mflow.cmxs
+	for m in mflow_lwt mflow_mirage mflow_signatures; do
+		printf "$ml/mflow/$m.%s\n" ml cmi cmt cmx
+		[ $m = mflow_signatures ] || printf "$ml/mflow/$m.%s\n" mli cmti
+	done
+}
+
 staged_install_file_list() {
 	local stage got want
 
@@ -61,7 +82,8 @@ staged_install_file_list() {
 		/usr/local/share/man/man4/mflow.4
 		for m in "$MFLOW_SRC"/lib/man/*.3; do
 			echo "/usr/local/share/man/man3/${m##*/}"
-		done) | sort)
+		done
+		bindings_files) | sort)
 	# The module may be compressed as the kernel's own are, and is in
 	# extra/ rather than updates/ before 6.2.
 	[ "$(echo "$got" | sed -e 's/\.ko\.\(xz\|zst\|gz\)$/.ko/' \
@@ -130,6 +152,33 @@ staged_libmflow_builds_and_runs() {
 		"$MFLOW_SRC/dkms.conf") hello" ] || fail "printed '$got'"
 }
 
+# The staged bindings work from where make install put them: Python
+# imports the package from its folder and moves bytes over a console with
+# it; the example of docs/ocaml.md, built on the host against the staged
+# OCaml library (scripts/mkstage), runs its echo and close handshake.
+staged_bindings_work() {
+	local stage py got
+
+	stage=$(stage_dir) || fail "no staged install for $KVER" || return
+	py=$(echo "$stage"/root/usr/local/lib/python3.*/dist-packages)
+	got=$(PYTHONPATH=$py python3 -c '
+import os, sys, mflow
+assert mflow.__file__.startswith(sys.argv[1]), mflow.__file__
+a, b = mflow.open(0), mflow.open("0")
+os.write(a, b"hello")
+mflow.shutdown(a)
+print(os.read(b, 16).decode(), os.read(b, 16) == b"")
+os.close(a)
+os.close(b)' "$py") || fail "the staged Python package: $got" || return
+	echo "python: $got"
+	[ "$got" = "hello True" ] || fail "python printed '$got'" || return
+	got=$(MFLOW_CONSOLE=/dev/${MOD}0 "$stage/ocaml-example") ||
+		fail "the OCaml example exited $?: $got" || return
+	echo "ocaml: $got"
+	[ "$got" = "$(printf 'echoed 1048576 bytes\nhandshake done')" ] ||
+		fail "the OCaml example printed '$got'"
+}
+
 # With no build tree, make uninstall still removes every file; the module
 # goes from the running kernel's release, which on the host that staged
 # it was not this one, so that one file stays.
@@ -194,9 +243,10 @@ if [ -z "${MFLOW_KO:-}" ] || [ -z "${MFLOW_SRC:-}" ] ||
 fi
 trap 'rm -rf "$WORK"' EXIT
 
-echo "1..6"
+echo "1..7"
 run_test staged_install_file_list
 run_test staged_libmflow_builds_and_runs
+run_test staged_bindings_work
 run_test make_uninstall_without_headers
 run_test make_sign_throwaway_key_then_load
 run_test modinfo_documents_every_parameter
