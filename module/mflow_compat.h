@@ -90,4 +90,15 @@ static inline bool mflow_task_on_cpu(struct task_struct *p)
 }
 #endif
 
+/*
+ * Single-copy writes pin the writer's pages with iov_iter_extract_pages(),
+ * which 6.3 added (with FOLL_PIN, so that a fork while they are pinned
+ * leaves them to the writer); before it, writes always copy twice.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define MFLOW_HAVE_DIRECT	1
+#else
+#define MFLOW_HAVE_DIRECT	0
+#endif
+
 #endif /* _MFLOW_COMPAT_H */

@@ -85,6 +85,63 @@ module_param(reply_spin, bool, 0644);
 MODULE_PARM_DESC(reply_spin,
 		 "a reader blocked for a reply may spin while the peer that will answer runs on a CPU (default: on)");
 
+/*
+ * Single copy: a blocking write that would sleep for room with at least
+ * direct_write_min bytes left lets the reader copy the rest straight from
+ * its pinned pages, a piece at a time (mflow_direct_write()); 0 turns it
+ * off, and other values are 4096 up to 1 GiB. Off by default.
+ */
+#define MFLOW_DIRECT_MIN	4096U
+#define MFLOW_DIRECT_LIMIT	SZ_1G
+/* Pages pinned at once: 256 KiB with 4 KiB pages. */
+#define MFLOW_DIRECT_PAGES	64
+
+static unsigned int direct_write_min;
+
+static int mflow_direct_min_set(const char *val,
+				const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret;
+
+	ret = kstrtouint(val, 0, &v);
+	if (ret)
+		return ret;
+	if (v && (v < MFLOW_DIRECT_MIN || v > MFLOW_DIRECT_LIMIT))
+		return -EINVAL;
+	if (v && !MFLOW_HAVE_DIRECT)
+		return -EOPNOTSUPP;
+	WRITE_ONCE(direct_write_min, v);
+	return 0;
+}
+
+static const struct kernel_param_ops mflow_direct_min_ops = {
+	.set = mflow_direct_min_set,
+	.get = param_get_uint,
+};
+module_param_cb(direct_write_min, &mflow_direct_min_ops, &direct_write_min,
+		0644);
+MODULE_PARM_DESC(direct_write_min,
+		 "single copy: a blocking write that would wait for room with at least this many bytes left lets the reader copy straight from its pinned pages (0 or 4096..1073741824, default 0: off; needs Linux 6.3)");
+
+/**
+ * struct mflow_direct - writer pages offered to the reader (single copy)
+ * @pages: the pinned pages, in order.
+ * @offset: where the bytes start in @pages[0].
+ * @len: bytes offered.
+ * @taken: bytes the reader has copied so far.
+ *
+ * Lives on the stack of the writer, which publishes it as the direction's
+ * @direct under rd_lock and sleeps until the reader has taken it all or the
+ * write must end, then withdraws it under rd_lock.
+ */
+struct mflow_direct {
+	struct page *pages[MFLOW_DIRECT_PAGES];
+	size_t offset;
+	size_t len;
+	size_t taken;
+};
+
 /* Bytes in flight, as the consumer (holding rd_lock) sees them. */
 static unsigned int mflow_used(struct mflow_dir *d)
 {
@@ -148,7 +205,13 @@ static unsigned int mflow_peek_used(struct mflow_dir *d)
 static bool mflow_can_read(struct mflow_dir *d)
 {
 	return READ_ONCE(d->rd_shut) || READ_ONCE(d->wr_shut) ||
-	       mflow_peek_used(d);
+	       mflow_peek_used(d) || READ_ONCE(d->direct_left);
+}
+
+/* Bytes a reader can take, the pinned ones of a single-copy write too. */
+static unsigned int mflow_peek_avail(struct mflow_dir *d)
+{
+	return mflow_peek_used(d) + READ_ONCE(d->direct_left);
 }
 
 static bool mflow_write_dead(struct mflow_dir *d)
@@ -216,6 +279,43 @@ static bool mflow_publish(struct mflow_dir *d, unsigned int n)
 		smp_store_release(&d->in, d->in + n);
 	spin_unlock(&d->lock);
 	return ok;
+}
+
+/*
+ * Consumer: copy up to @len bytes of the writer's pinned pages to @to,
+ * once the ring is drained (they follow its bytes in the stream). When
+ * none is left, wake the writer, which withdraws its pages: the smp_mb()
+ * in wq_has_sleeper() orders our store of direct_left before the load of
+ * the queue; it pairs with the barrier of set_current_state() in the
+ * writer's wait (mflow_direct_write()), between queueing itself and
+ * loading direct_left. Return: the bytes copied.
+ */
+static size_t mflow_direct_take(struct mflow_dir *d, struct iov_iter *to,
+				size_t len)
+{
+	struct mflow_direct *dw = d->direct;
+	size_t done = 0;
+
+	lockdep_assert_held(&d->rd_lock);
+	if (!dw)
+		return 0;
+	while (done < len && dw->taken < dw->len) {
+		size_t pos = dw->offset + dw->taken;
+		size_t off = offset_in_page(pos);
+		size_t n = min3(len - done, dw->len - dw->taken,
+				PAGE_SIZE - off);
+		size_t c;
+
+		c = copy_page_to_iter(dw->pages[pos >> PAGE_SHIFT], off, n, to);
+		dw->taken += c;
+		done += c;
+		if (c < n)
+			break;
+	}
+	WRITE_ONCE(d->direct_left, dw->len - dw->taken);
+	if (dw->taken == dw->len && wq_has_sleeper(&d->wr_wait))
+		wake_up_interruptible_poll(&d->wr_wait, EPOLLOUT | EPOLLWRNORM);
+	return done;
 }
 
 /* Consumer: drop everything in flight (read side shut). */
@@ -594,14 +694,14 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		/* Seeing wr_shut first makes the last bytes visible too. */
 		if (smp_load_acquire(&d->wr_shut)) {
 			avail = mflow_used(d);
-			if (!avail) {
+			if (!avail && !d->direct) {
 				ret = 0;
 				goto out_unlock;
 			}
 			break;
 		}
 		avail = mflow_used(d);
-		if (avail)
+		if (avail || d->direct)
 			break;
 		if (flags & (MFLOW_IO_NONBLOCK | MFLOW_IO_NOWAIT)) {
 			ret = -EAGAIN;
@@ -627,6 +727,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	/* Keep going while the writer keeps adding, up to the count asked. */
 	mflow_trace_peek_fifo(&peek, d, avail);
 	done = 0;
+	n = 0;
 	while (done < want && avail) {
 		size_t piece = min3(want - done, (size_t)avail, MFLOW_PIECE);
 
@@ -641,13 +742,18 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		if (avail && done < want)
 			cond_resched();
 	}
+	/* The ring drained without a fault: a single-copy writer's pages. */
+	if (done < want && !avail && d->direct) {
+		n = mflow_direct_take(d, to, want - done);
+		done += n;
+	}
 	/*
 	 * The wakeup that brought us here was exclusive: if we leave data
 	 * behind, pass it on to the next reader (as pipes do).
 	 */
-	if (woken && mflow_used(d))
+	if (woken && (mflow_used(d) || d->direct_left))
 		mflow_wake_reader(d, true);
-	else if (done && !mflow_used(d))
+	else if (done && !mflow_used(d) && !d->direct_left)
 		mflow_reply_wake(ep);
 	if (!done) {
 		ret = -EFAULT;
@@ -713,6 +819,83 @@ static int mflow_wait_turn(struct mflow_dir *d)
 	return wait_event_interruptible(d->wr_wait, !READ_ONCE(d->wr_busy) ||
 					mflow_write_dead(d)) ? -ERESTARTSYS : 0;
 }
+
+#if MFLOW_HAVE_DIRECT
+/*
+ * Single copy, for the write in progress (@wr_busy, ours) with a full
+ * ring: pin the next bytes of @from (at most MFLOW_DIRECT_PAGES pages),
+ * offer them to the reader after the ring's bytes, and sleep until it has
+ * taken them all, a signal comes, or the direction dies. The pages are
+ * then withdrawn under rd_lock, so the reader never sees them after, and
+ * @from goes back by what it did not take. Called and returns without
+ * wr_lock. Return: the bytes the reader took, with *@err set to
+ * -ERESTARTSYS for a signal; or -1 if nothing could be pinned (a fault,
+ * which the copy then reports) and the caller waits for room instead.
+ */
+static ssize_t mflow_direct_write(struct mflow_dir *d, struct iov_iter *from,
+				  int *err)
+{
+	struct mflow_direct dw;
+	struct page **pages = dw.pages;
+	size_t taken;
+	ssize_t len;
+	int ret;
+
+	len = iov_iter_extract_pages(from, &pages,
+				     MFLOW_DIRECT_PAGES * PAGE_SIZE,
+				     MFLOW_DIRECT_PAGES, 0, &dw.offset);
+	if (len <= 0)
+		return -1;
+	dw.len = len;
+	dw.taken = 0;
+	mutex_lock(&d->rd_lock);
+	if (!mflow_write_dead(d)) {
+		d->direct = &dw;
+		WRITE_ONCE(d->direct_left, len);
+	}
+	mutex_unlock(&d->rd_lock);
+	/* Only the direct wakeup in mflow_direct_take() is for us now. */
+	WRITE_ONCE(d->wr_need, UINT_MAX);
+	mflow_wake_reader(d, true);
+	/*
+	 * The barrier of set_current_state() in the wait, between queueing
+	 * and loading direct_left, pairs with wq_has_sleeper() in
+	 * mflow_direct_take().
+	 */
+	ret = wait_event_interruptible(d->wr_wait, !READ_ONCE(d->direct_left) ||
+				       mflow_write_dead(d));
+	mutex_lock(&d->rd_lock);
+	d->direct = NULL;
+	WRITE_ONCE(d->direct_left, 0);
+	taken = dw.taken;
+	mutex_unlock(&d->rd_lock);
+	WRITE_ONCE(d->wr_need, PIPE_BUF);
+	unpin_user_pages(dw.pages, DIV_ROUND_UP(dw.offset + len, PAGE_SIZE));
+	iov_iter_revert(from, len - taken);
+	*err = ret ? -ERESTARTSYS : 0;
+	return taken;
+}
+
+/* Whether this write may go single copy with @left bytes to go. */
+static bool mflow_direct_ok(struct iov_iter *from, size_t left)
+{
+	unsigned int min = READ_ONCE(direct_write_min);
+
+	return min && left >= min && user_backed_iter(from) &&
+	       iov_iter_extract_will_pin(from);
+}
+#else
+static ssize_t mflow_direct_write(struct mflow_dir *d, struct iov_iter *from,
+				  int *err)
+{
+	return -1;
+}
+
+static bool mflow_direct_ok(struct iov_iter *from, size_t left)
+{
+	return false;
+}
+#endif
 
 /**
  * mflow_write() - write to an endpoint
@@ -786,13 +969,27 @@ ssize_t mflow_write(struct mflow_endpoint *ep, struct iov_iter *from,
 			break;
 		}
 		if (!room) {
+			ssize_t took = -1;
+			int err = 0;
+
 			/* Keep the stream to ourselves across the sleep. */
 			owner = true;
 			WRITE_ONCE(d->wr_busy, true);
 			mutex_unlock(&d->wr_lock);
-			ret = mflow_wait_room(d, min_t(size_t, left,
-						       d->size / 2));
+			if (mflow_direct_ok(from, left))
+				took = mflow_direct_write(d, from, &err);
+			if (took < 0)
+				ret = mflow_wait_room(d, min_t(size_t, left,
+							       d->size / 2));
+			else
+				ret = err;
 			mutex_lock(&d->wr_lock);
+			if (took > 0) {
+				done += took;
+				/* Read locklessly by fdinfo. */
+				WRITE_ONCE(ep->direct_bytes,
+					   ep->direct_bytes + took);
+			}
 			if (ret)
 				break;
 			continue;
@@ -960,7 +1157,7 @@ __poll_t mflow_poll(struct mflow_endpoint *ep, struct file *file,
 
 	in_eof = READ_ONCE(in->wr_shut);
 	out_dead = mflow_write_dead(out);
-	if (in_eof || READ_ONCE(in->rd_shut) || mflow_peek_used(in))
+	if (in_eof || READ_ONCE(in->rd_shut) || mflow_peek_avail(in))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (in_eof)
 		mask |= EPOLLRDHUP;
@@ -988,7 +1185,7 @@ unsigned int mflow_readable(struct mflow_endpoint *ep)
 {
 	if (READ_ONCE(ep->in->rd_shut))
 		return 0;
-	return mflow_peek_used(ep->in);
+	return mflow_peek_avail(ep->in);
 }
 EXPORT_SYMBOL_IF_KUNIT(mflow_readable);
 
@@ -1002,7 +1199,7 @@ unsigned int mflow_outq(struct mflow_endpoint *ep)
 {
 	if (READ_ONCE(ep->out->rd_shut))
 		return 0;
-	return mflow_peek_used(ep->out);
+	return mflow_peek_avail(ep->out);
 }
 EXPORT_SYMBOL_IF_KUNIT(mflow_outq);
 
@@ -1131,6 +1328,7 @@ static void mflow_reset(struct mflow_console *con)
 		WRITE_ONCE(ep->reply_misses, 0);
 		WRITE_ONCE(ep->reply_yields, 0);
 		WRITE_ONCE(ep->nowait_again, 0);
+		WRITE_ONCE(ep->direct_bytes, 0);
 	}
 }
 

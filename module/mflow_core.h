@@ -72,6 +72,12 @@
  *	wait ends, and it spins for the answer.
  * @hint_skip: reply wakeups to skip, after reply spins that saw no reply.
  * @miss_streak: reply spins in a row that saw no reply, up to 6.
+ * @direct: the pinned pages a blocking writer offers after the ring's
+ *	bytes (single copy), or NULL; set and cleared by that writer, used
+ *	by the reader, both under @rd_lock.
+ * @direct_left: bytes of @direct the reader has not taken yet, 0 without
+ *	one; written under @rd_lock, read locklessly (poll, FIONREAD, OUTQ,
+ *	the writer's wait).
  * @wr_shut, @rd_shut and @rd_gone only go from false to true within a
  * connection, under @lock, and are read locklessly.
  */
@@ -96,6 +102,8 @@ struct mflow_dir {
 	bool reply_hint;
 	unsigned int hint_skip;
 	unsigned int miss_streak;
+	struct mflow_direct *direct;
+	unsigned int direct_left;
 };
 
 /**
@@ -120,6 +128,8 @@ struct mflow_dir {
  *	CPU, another task wanted this one, or a signal came.
  * @nowait_again: reads and writes that failed with -EAGAIN (non-blocking
  *	callers and IOCB_NOWAIT attempts), for the retries they cost.
+ * @direct_bytes: bytes written that the peer copied straight from this
+ *	endpoint's pinned pages (single copy), under @out->wr_lock.
  *
  * The counters, @nosigpipe, @no_reply_spin, @busy_poll_us and the
  * console's @connection and @start are read without a lock (stats, sysfs),
@@ -143,6 +153,7 @@ struct mflow_endpoint {
 	u64 reply_misses;
 	u64 reply_yields;
 	u64 nowait_again;
+	u64 direct_bytes;
 };
 
 /**

@@ -226,6 +226,8 @@ static void mflow_show_fdinfo(struct seq_file *m, struct file *file)
 		   READ_ONCE(ep->reply_hits), READ_ONCE(ep->reply_misses),
 		   READ_ONCE(ep->reply_yields));
 	seq_printf(m, "mflow-again:\t%llu\n", READ_ONCE(ep->nowait_again));
+	seq_printf(m, "mflow-direct-bytes:\t%llu\n",
+		   READ_ONCE(ep->direct_bytes));
 }
 
 static const struct file_operations mflow_fops = {

@@ -7,7 +7,8 @@
  * open/close/dup/fork, read/readv/write/writev (blocking and not),
  * poll/epoll, splice, io_uring reads and writes, every console and control
  * ioctl with valid and hostile arguments (random names, indices, sizes,
- * bad pointers), sysfs reads, and ADD/REMOVE/GET_FREE racing all of it.
+ * bad pointers), sysfs reads, single copy (direct_write_min) turned on and
+ * off, and ADD/REMOVE/GET_FREE racing all of it.
  *
  * Every call that can block (in a worker thread or in a child it forked)
  * runs under its thread's timer, which signals it every 5 ms until the
@@ -508,14 +509,28 @@ static void op_uring(struct worker *w, const uint64_t *r)
 #endif
 }
 
+#define DIRECT_PARAM	"/sys/module/mflow/parameters/direct_write_min"
+
 static void op_sysfs(const uint64_t *r)
 {
 	static const char *const attrs[] = {
 		"state", "attached", "connection", "name", "uevent",
 		"ep0_read_bytes",
 	};
+	/* Single copy on, off and refused, while writes are under way. */
+	static const char *const direct[] = { "0", "4096", "65536", "1" };
 	char path[96], buf[256];
 	int fd;
+
+	if ((r[2] >> 9) % 4 == 0) {
+		fd = open(DIRECT_PARAM, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			const char *v = direct[(r[2] >> 12) % 4];
+
+			(void)!write(fd, v, strlen(v));
+			close(fd);
+		}
+	}
 
 	snprintf(path, sizeof(path), "/sys/class/mflow/mflow%u/%s",
 		 pick_index(r[1]), attrs[r[2] % 6]);
@@ -881,7 +896,7 @@ int main(int argc, char **argv)
 	const char *s = getenv("MFLOW_FUZZ_SEED");
 	uint64_t t0, t1;
 	unsigned int busy;
-	int ctl, opt, failed = 0;
+	int ctl, opt, fd, failed = 0;
 	long p;
 	pid_t *pids;
 	__u32 i;
@@ -1008,6 +1023,12 @@ int main(int argc, char **argv)
 	}
 	failed += reap_workers(pids);
 	t1 = now_ns();
+	/* Single copy back to its default for the suites that follow. */
+	fd = open(DIRECT_PARAM, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
 	if (sh->ops < (unsigned long)(ops_per_thread * nprocs * nthreads))
 		printf("# the time bound (%ld s) ended the run early: %lu ops of %ld\n",
 		       secs, sh->ops, ops_per_thread * nprocs * nthreads);
