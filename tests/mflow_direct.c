@@ -27,32 +27,8 @@
 
 static void direct_off(void);
 
-/* Both endpoints of /dev/mflow0; single copy is off again afterwards. */
-FIXTURE(mflow_direct)
-{
-	char path[32];
-	int fd[2];
-	unsigned int fifo;
-};
-
-FIXTURE_SETUP(mflow_direct)
-{
-	self->fd[0] = -1;
-	self->fd[1] = -1;
-	mflow_path(self->path, sizeof(self->path), 0);
-	if (access(self->path, F_OK))
-		SKIP(return, "%s missing: is mflow loaded?", self->path);
-	sigpipe_block();
-	mflow_open_pair(_metadata, self->path, O_RDWR, O_RDWR, self->fd);
-	self->fifo = fifo_size(_metadata, self->fd[0]);
-}
-
-FIXTURE_TEARDOWN(mflow_direct)
-{
-	close_fd(&self->fd[0]);
-	close_fd(&self->fd[1]);
-	direct_off();
-}
+/* Single copy is off again after each test, however it ended. */
+MFLOW_PAIR_FIXTURE_UNDO(mflow_direct, 0, direct_off())
 
 struct writer {
 	int fd;

@@ -727,8 +727,11 @@ static inline long long kernel_mem(unsigned int settle_s, bool shrink,
  * MFLOW_PAIR_FIXTURE(name, console): a fixture holding both endpoints of
  * /dev/mflow<console> (MFLOW_CONSOLE overrides it) opened read-write, with
  * SIGPIPE blocked and the fifo size read from MFLOW_IOC_INFO.
+ * MFLOW_PAIR_FIXTURE_UNDO(name, console, undo): the same, with the
+ * statement @undo run at teardown after both are closed (to put back a
+ * setting the tests change, even when one fails half-way).
  */
-#define MFLOW_PAIR_FIXTURE(name, console)				\
+#define MFLOW_PAIR_FIXTURE_UNDO(name, console, undo)			\
 FIXTURE(name)								\
 {									\
 	char path[32];							\
@@ -752,6 +755,10 @@ FIXTURE_TEARDOWN(name)							\
 {									\
 	close_fd(&self->fd[0]);						\
 	close_fd(&self->fd[1]);						\
+	undo;								\
 }
+
+#define MFLOW_PAIR_FIXTURE(name, console)				\
+	MFLOW_PAIR_FIXTURE_UNDO(name, console, (void)0)
 
 #endif /* MFLOW_TEST_H */
