@@ -694,14 +694,18 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 		/* Seeing wr_shut first makes the last bytes visible too. */
 		if (smp_load_acquire(&d->wr_shut)) {
 			avail = mflow_used(d);
-			if (!avail && !d->direct) {
+			if (!avail && !d->direct_left) {
 				ret = 0;
 				goto out_unlock;
 			}
 			break;
 		}
+		/*
+		 * Pinned pages all taken but not yet withdrawn count as
+		 * nothing: their writer is on its way.
+		 */
 		avail = mflow_used(d);
-		if (avail || d->direct)
+		if (avail || d->direct_left)
 			break;
 		if (flags & (MFLOW_IO_NONBLOCK | MFLOW_IO_NOWAIT)) {
 			ret = -EAGAIN;
@@ -743,7 +747,7 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 			cond_resched();
 	}
 	/* The ring drained without a fault: a single-copy writer's pages. */
-	if (done < want && !avail && d->direct) {
+	if (done < want && !avail && d->direct_left) {
 		n = mflow_direct_take(d, to, want - done);
 		done += n;
 	}

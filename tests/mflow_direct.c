@@ -153,6 +153,92 @@ TEST_F(mflow_direct, R6_R12_single_copy_keeps_order_and_counts)
 	free(got);
 }
 
+struct chunk_writer {
+	int fd;
+	uint8_t *buf;
+	size_t chunk;
+	size_t total;
+	size_t written;
+	int err;
+};
+
+/* Writes pattern bytes @chunk at a time until @total, then shuts. */
+static void *chunk_writer_thread(void *arg)
+{
+	struct chunk_writer *w = arg;
+
+	while (w->written < w->total) {
+		ssize_t n;
+
+		pat_fill(w->buf, w->written, w->chunk);
+		n = write(w->fd, w->buf, w->chunk);
+		if (n < 0) {
+			w->err = errno;
+			break;
+		}
+		/* A short write's rest goes again with the next chunk. */
+		w->written += n;
+	}
+	shut(w->fd, MFLOW_SHUT_WR);
+	return NULL;
+}
+
+/*
+ * A stream of single-copy writes, read in smaller pieces than written:
+ * every read returns bytes or EOF, never an error, even in the moment
+ * between the reader taking a write's last pinned byte and the writer
+ * withdrawing its pages. The fifo is full before the writer starts,
+ * and the reader starts once the first write's pages are offered.
+ */
+TEST_F(mflow_direct, R2_R6_stream_of_single_copy_writes)
+{
+	struct chunk_writer w = { .fd = self->fd[0], .chunk = 65536,
+				  .total = 2U << 20 };
+	size_t got = 0, piece = 16384;
+	long bad = -1, direct0;
+	uint8_t *buf;
+	pthread_t th;
+	int ret = direct_on();
+
+	if (ret == -EOPNOTSUPP)
+		SKIP(return, "no single copy before Linux 6.3");
+	ASSERT_EQ(0, ret) TH_LOG("cannot set %s: %s", PARAM, strerror(-ret));
+	direct0 = fdinfo_num(self->fd[0], "mflow-direct-bytes");
+	w.buf = pat_pages(w.chunk);
+	buf = malloc(w.chunk);
+	ASSERT_NE(NULL, w.buf);
+	ASSERT_NE(NULL, buf);
+	w.written = fill_fifo(self->fd[0], 0);
+	ASSERT_EQ(self->fifo, w.written);
+	ASSERT_EQ(0, pthread_create(&th, NULL, chunk_writer_thread, &w));
+	ASSERT_TRUE(wait_in_flight(self->fd[1], self->fd[0],
+				   self->fifo + w.chunk));
+	for (;;) {
+		ssize_t n = read(self->fd[1], buf, piece);
+
+		if (n <= 0) {
+			EXPECT_EQ(0, n) TH_LOG("read after %zu bytes: %s", got,
+					       strerror(errno));
+			break;
+		}
+		if (bad < 0 && pat_mismatch(buf, got, n) >= 0)
+			bad = got + pat_mismatch(buf, got, n);
+		got += n;
+	}
+	/* A writer still waiting for a reader that gave up ends now. */
+	shut(self->fd[1], MFLOW_SHUT_RD);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, w.err) TH_LOG("write: %s", strerror(w.err));
+	EXPECT_EQ(w.total, w.written);
+	EXPECT_EQ(w.total, got);
+	EXPECT_EQ(-1, bad);
+	direct0 = fdinfo_num(self->fd[0], "mflow-direct-bytes") - direct0;
+	TH_LOG("%ld bytes of %zu went single copy", direct0, w.total);
+	EXPECT_LT(0, direct0);
+	munmap(w.buf, w.chunk);
+	free(buf);
+}
+
 /*
  * A signal ends the write: it returns what the reader took, the fifo's
  * bytes and the first pinned ones, and no byte it did not count is read.
