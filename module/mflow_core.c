@@ -731,7 +731,6 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 	/* Keep going while the writer keeps adding, up to the count asked. */
 	mflow_trace_peek_fifo(&peek, d, avail);
 	done = 0;
-	n = 0;
 	while (done < want && avail) {
 		size_t piece = min3(want - done, (size_t)avail, MFLOW_PIECE);
 
@@ -747,10 +746,8 @@ ssize_t mflow_read(struct mflow_endpoint *ep, struct iov_iter *to,
 			cond_resched();
 	}
 	/* The ring drained without a fault: a single-copy writer's pages. */
-	if (done < want && !avail && d->direct_left) {
-		n = mflow_direct_take(d, to, want - done);
-		done += n;
-	}
+	if (done < want && !avail && d->direct_left)
+		done += mflow_direct_take(d, to, want - done);
 	/*
 	 * The wakeup that brought us here was exclusive: if we leave data
 	 * behind, pass it on to the next reader (as pipes do).
