@@ -24,7 +24,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/tap.sh"
 build_suite_setup demo
 
-
 # demo_said LOG: the demo's every step, with its data, is in LOG. The two
 # messages in flight before the half-close may come in one read or two:
 # what B received between the half-close and EOF, joined, is both.

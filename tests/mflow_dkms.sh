@@ -108,9 +108,6 @@ teardown_overlays() {
 	restart_udevd --resolve-names=never
 }
 
-# back_to_test_module: mflow loaded from MFLOW_KO with its defaults; new
-# nodes, so udev applies the rules in force now.
-
 cleanup() {
 	dkms remove -m $MOD -v "$MFLOW_VERSION" --all >/dev/null 2>&1
 	rm -rf "/usr/src/$MOD-$MFLOW_VERSION" 2>/dev/null

@@ -27,7 +27,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/tap.sh"
 build_suite_setup install
 
-
 # The host staged for this kernel in $MFLOW_STAGE_DIR/<kernel>/.
 stage_dir() {
 	local d

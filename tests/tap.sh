@@ -67,7 +67,8 @@ build_suite_setup() {
 	WORK=$(mktemp -d "/tmp/mflow_$1.XXXXXX")
 }
 
-# back_to_test_module: mflow loaded from MFLOW_KO with its defaults.
+# back_to_test_module: mflow loaded from MFLOW_KO with its defaults; new
+# nodes, so udev applies the rules in force now.
 back_to_test_module() {
 	rmmod "$MOD" 2>/dev/null
 	insmod "$MFLOW_KO" && udevadm settle
