@@ -509,7 +509,17 @@ static void op_uring(struct worker *w, const uint64_t *r)
 #endif
 }
 
-#define DIRECT_PARAM	"/sys/module/mflow/parameters/direct_write_min"
+/* Single copy's threshold to @val (the module refuses some on purpose). */
+static void direct_write_min(const char *val)
+{
+	int fd = open("/sys/module/mflow/parameters/direct_write_min",
+		      O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)!write(fd, val, strlen(val));
+		close(fd);
+	}
+}
 
 static void op_sysfs(const uint64_t *r)
 {
@@ -522,15 +532,8 @@ static void op_sysfs(const uint64_t *r)
 	char path[96], buf[256];
 	int fd;
 
-	if ((r[2] >> 9) % 4 == 0) {
-		fd = open(DIRECT_PARAM, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			const char *v = direct[(r[2] >> 12) % 4];
-
-			(void)!write(fd, v, strlen(v));
-			close(fd);
-		}
-	}
+	if ((r[2] >> 9) % 4 == 0)
+		direct_write_min(direct[(r[2] >> 12) % 4]);
 
 	snprintf(path, sizeof(path), "/sys/class/mflow/mflow%u/%s",
 		 pick_index(r[1]), attrs[r[2] % 6]);
@@ -896,7 +899,7 @@ int main(int argc, char **argv)
 	const char *s = getenv("MFLOW_FUZZ_SEED");
 	uint64_t t0, t1;
 	unsigned int busy;
-	int ctl, opt, fd, failed = 0;
+	int ctl, opt, failed = 0;
 	long p;
 	pid_t *pids;
 	__u32 i;
@@ -1024,11 +1027,7 @@ int main(int argc, char **argv)
 	failed += reap_workers(pids);
 	t1 = now_ns();
 	/* Single copy back to its default for the suites that follow. */
-	fd = open(DIRECT_PARAM, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)!write(fd, "0", 1);
-		close(fd);
-	}
+	direct_write_min("0");
 	if (sh->ops < (unsigned long)(ops_per_thread * nprocs * nthreads))
 		printf("# the time bound (%ld s) ended the run early: %lu ops of %ld\n",
 		       secs, sh->ops, ops_per_thread * nprocs * nthreads);
