@@ -916,7 +916,11 @@ static bool mflow_direct_ok(struct iov_iter *from, size_t left)
  * write whole or short after at most one retry from poll. Once the local
  * write side is shut or the peer can no longer read, it fails with -EPIPE;
  * the caller raises SIGPIPE. A write cut short by a signal, a fault or the
- * peer going away returns the bytes it moved.
+ * peer going away returns the bytes it moved. With the direct_write_min
+ * parameter set, a blocking write that finds the ring full lets the reader
+ * copy its next bytes straight from its pinned pages instead of sleeping
+ * for room (mflow_direct_write()); the bytes the reader took count as
+ * moved.
  *
  * Return: bytes written, or -EAGAIN, -EPIPE, -ERESTARTSYS or -EFAULT when
  * none was.
