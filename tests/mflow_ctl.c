@@ -6,7 +6,8 @@
  * unloading with consoles added at run time (R15).
  *
  * Built three times: natively, with -m32 (mflow_ctl_32), which runs the
- * same tests through the control device's compat_ioctl, and as
+ * tests of the ioctls' arguments through the control device's compat_ioctl
+ * (MFLOW_COMPAT_MAIN at the end), and as
  * mflow_ctl_scale (-DMFLOW_CTL_SCALE), which runs only the tests of many
  * consoles and many ADD/REMOVE cycles.
  *
@@ -1562,4 +1563,22 @@ TEST_F_TIMEOUT(mflow_ctl, R16_add_remove_cycles_from_threads, 900)
 }
 #endif /* MFLOW_CTL_SCALE */
 
-TEST_HARNESS_MAIN
+/*
+ * The 32-bit build (mflow_ctl_32) runs the tests of every control ioctl's
+ * arguments; races, sysfs, memory and module tests run natively only.
+ */
+MFLOW_COMPAT_MAIN(
+		  "R16_version_reports_abi_and_counts",
+		  "R16_add_any_makes_a_working_node",
+		  "R16_add_given_index_taken_index_eexist",
+		  "R16_R14_add_refuses_bad_arguments",
+		  "R16_R14_add_efault_on_result_leaves_nothing",
+		  "R16_remove_by_index_and_by_name",
+		  "R16_R14_remove_refuses_bad_selectors",
+		  "R16_query_follows_the_connection",
+		  "R16_get_free_returns_idle_console_adds_when_none",
+		  "R16_R14_unknown_ioctls_enotty",
+		  "R17_R14_bad_names_einval",
+		  "R17_R14_names_ascii_and_never_an_index",
+		  "R17_empty_name_selects_nothing",
+		  "R18_fifo_size_per_console")

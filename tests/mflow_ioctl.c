@@ -4,7 +4,8 @@
  * INFO and STATS (R13), errors that change nothing (R14).
  *
  * Built twice: natively and with -m32 (mflow_ioctl_32), which runs the
- * same tests through the driver's compat_ioctl.
+ * tests of the ioctls' arguments through the driver's compat_ioctl
+ * (MFLOW_COMPAT_MAIN at the end).
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -601,4 +602,21 @@ TEST_F(mflow_ioctl, R14_ioctl_numbers_fixed)
 	EXPECT_EQ(0x4004e309UL, (unsigned long)MFLOW_IOC_SET_BUSY_POLL);
 }
 
-TEST_HARNESS_MAIN
+/*
+ * The 32-bit build (mflow_ioctl_32) runs the tests of each ioctl's
+ * arguments; the queue figures under traffic and the read and write cases
+ * run natively only.
+ */
+MFLOW_COMPAT_MAIN(
+		  "R12_fionread_counts_readable_bytes",
+		  "R12_outq_counts_written_unread_bytes",
+		  "R13_info_fields",
+		  "R13_info_flags_follow_state",
+		  "R13_stats_count_bytes_and_ops",
+		  "R14_unknown_ioctl_enotty",
+		  "R14_bad_pointer_efault_changes_nothing",
+		  "R14_busy_poll_range_per_endpoint",
+		  "R14_set_opts_unknown_bits_einval",
+		  "R14_shutdown_bad_how_einval",
+		  "R14_close_args_einval_then_timeout",
+		  "R14_ioctl_numbers_fixed")

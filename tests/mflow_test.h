@@ -761,4 +761,47 @@ FIXTURE_TEARDOWN(name)							\
 #define MFLOW_PAIR_FIXTURE(name, console)				\
 	MFLOW_PAIR_FIXTURE_UNDO(name, console, (void)0)
 
+/*
+ * MFLOW_COMPAT_MAIN(test names...): main() for a program that runs natively
+ * and, built with -m32, as <name>_32. The native build runs every test;
+ * the 32-bit build only the tests named, those whose ioctl arguments a
+ * 32-bit caller passes through compat_ioctl (layouts, pointers, bad
+ * arguments): the rest of the program drives the same kernel code from
+ * either build. A name that matches no test fails the program. Options
+ * on the command line (-l, -t...) follow the names.
+ */
+#ifdef __i386__
+#define MFLOW_COMPAT_MAIN(...)						\
+int main(int argc, char **argv)						\
+{									\
+	static const char *const names[] = { __VA_ARGS__ };		\
+	size_t n = sizeof(names) / sizeof(names[0]), i, k = 0;		\
+	char **args = calloc(2 * n + argc + 1, sizeof(*args));		\
+	struct __fixture_metadata *f;					\
+	struct __test_metadata *t;					\
+									\
+	if (!args)							\
+		return KSFT_FAIL;					\
+	args[k++] = argv[0];						\
+	for (i = 0; i < n; i++) {					\
+		bool found = false;					\
+									\
+		for (f = __fixture_list; f; f = f->next)		\
+			for (t = f->tests; t; t = t->next)		\
+				found |= !strcmp(t->name, names[i]);	\
+		if (!found) {						\
+			printf("Bail out! no test named %s\n", names[i]); \
+			return KSFT_FAIL;				\
+		}							\
+		args[k++] = (char *)"-t";				\
+		args[k++] = (char *)names[i];				\
+	}								\
+	for (i = 1; i < (size_t)argc; i++)				\
+		args[k++] = argv[i];					\
+	return test_harness_run((int)k, args);				\
+}
+#else
+#define MFLOW_COMPAT_MAIN(...) TEST_HARNESS_MAIN
+#endif
+
 #endif /* MFLOW_TEST_H */
