@@ -211,9 +211,10 @@ mem_kib() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	sleep 0.3
-	# Give the slab caches' empty pages back, as a leak would not be.
-	for f in /sys/kernel/slab/*/shrink; do
-		echo 1 >"$f"
+	# Give the slab caches' empty pages back, as a leak would not be;
+	# once each (the links are the aliases of merged caches).
+	for f in /sys/kernel/slab/*; do
+		[ -L "$f" ] || echo 1 >"$f/shrink"
 	done 2>/dev/null
 	awk '/^(SUnreclaim|VmallocUsed):/ { kib += $2 } END { print kib }' \
 		/proc/meminfo

@@ -650,7 +650,8 @@ static inline const char *kernel_mem_key(unsigned int i)
 
 /*
  * Every slab cache shrunk, which also empties KASAN's quarantine of it:
- * seconds on a debug kernel.
+ * seconds on a debug kernel. The symbolic links are the aliases of merged
+ * caches: each cache is shrunk once, by its directory.
  */
 static inline void shrink_slabs(void)
 {
@@ -661,7 +662,7 @@ static inline void shrink_slabs(void)
 
 	d = opendir("/sys/kernel/slab");
 	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || de->d_type == DT_LNK)
 			continue;
 		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
 			 de->d_name);
