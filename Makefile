@@ -266,7 +266,7 @@ bench: setup
 	scripts/bench
 
 # scripts/check makes the packages and the staged installs (scripts/mkdeb,
-# scripts/mkstage) beside the debug VM; the stock kernels' VMs check them
+# scripts/mkstage) before the VMs; the stock kernels' VMs check them
 # (tests/mflow_install.sh, tests/mflow_dkms.sh).
 check: matrix tests
 	scripts/check
